@@ -1,0 +1,189 @@
+package appliance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"go.uber.org/zap"
+
+	"appl/netsetup"
+	"appl/proxy"
+	"appl/sysctl"
+	"appl/vrrp"
+)
+
+// Options tune a node.
+type Options struct {
+	// SkipBootstrap leaves sysctl and network sections unapplied (tests, `--no-bootstrap`).
+	SkipBootstrap bool
+}
+
+// Node is one running appliance: proxy and VRRP speaker from one configuration.
+type Node struct {
+	log  *zap.Logger
+	opts Options
+
+	mu      sync.Mutex
+	cfg     *Config
+	proxy   *proxy.Proxy
+	speaker *vrrp.Speaker
+}
+
+// NewNode prepares a node; nothing listens before Run.
+func NewNode(cfg *Config, log *zap.Logger, opts Options) (*Node, error) {
+	if cfg == nil {
+		return nil, errors.New("appliance: nil config")
+	}
+	if log == nil {
+		log = zap.NewNop()
+	}
+	return &Node{log: log, opts: opts, cfg: cfg}, nil
+}
+
+// Run brings the node up — bootstrap, proxy, then VRRP so VIPs are claimed only once the
+// proxy listens — and blocks until ctx ends, then stops in reverse order. ready is
+// called once everything is up (systemd notify).
+func (n *Node) Run(ctx context.Context, ready func()) error {
+	if !n.opts.SkipBootstrap {
+		if err := n.bootstrap(); err != nil {
+			return err
+		}
+	}
+	// The fd limit is the process's own, so it is raised even without bootstrap; after
+	// sysctl, whose profile raises fs.nr_open first.
+	nofile := uint64(1 << 20)
+	if n.cfg.Sysctl != nil {
+		nofile = n.cfg.Sysctl.NofileLimit()
+	}
+	if got, err := sysctl.RaiseNofile(nofile); err != nil {
+		n.log.Info("nofile limit not raised as far as wanted", zap.Uint64("wanted", nofile), zap.Uint64("got", got), zap.Error(err))
+	}
+	p, err := proxy.New(n.cfg.Proxy, n.log.Named("proxy"), proxy.Options{})
+	if err != nil {
+		return err
+	}
+	if err := p.Start(); err != nil {
+		return err
+	}
+	n.mu.Lock()
+	n.proxy = p
+	n.mu.Unlock()
+
+	// vrrpDone stays nil (never ready) when the node has no VRRP instances.
+	var vrrpDone chan error
+	vctx, stopVRRP := context.WithCancel(context.Background())
+	defer stopVRRP()
+	if n.cfg.VRRP != nil {
+		sp, err := vrrp.New(n.cfg.VRRP, n.log.Named("vrrp"), vrrp.Options{})
+		if err != nil {
+			_ = p.Shutdown(context.Background())
+			return err
+		}
+		n.mu.Lock()
+		n.speaker = sp
+		n.mu.Unlock()
+		vrrpDone = make(chan error, 1)
+		go func() { vrrpDone <- sp.Run(vctx) }()
+	}
+	if ready != nil {
+		ready()
+	}
+	n.log.Info("node running", zap.String("config", n.cfg.Path), zap.String("hash", n.cfg.Hash[:12]))
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case err := <-vrrpDone:
+		if err != nil {
+			runErr = fmt.Errorf("vrrp: %w", err)
+		}
+	}
+	// VIPs go first (priority 0 adverts) so the peer takes over before listeners close.
+	stopVRRP()
+	if vrrpDone != nil {
+		if err := <-vrrpDone; err != nil && runErr == nil && !errors.Is(err, context.Canceled) {
+			n.log.Warn("vrrp stop", zap.Error(err))
+		}
+	}
+	sctx := context.Background()
+	if d := n.cfg.Proxy.Global.HardStopAfter; d > 0 {
+		var cancel context.CancelFunc
+		sctx, cancel = context.WithTimeout(sctx, d)
+		defer cancel()
+	}
+	if err := p.Shutdown(sctx); err != nil && runErr == nil {
+		runErr = err
+	}
+	return runErr
+}
+
+// Reload swaps in a new configuration. A configuration that fails to apply leaves the
+// running one in place and returns the error.
+func (n *Node) Reload(cfg *Config) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.proxy == nil {
+		return errors.New("node not running")
+	}
+	if (cfg.VRRP == nil) != (n.cfg.VRRP == nil) {
+		return errors.New("reload cannot add or remove every vrrp/carp section; restart the node")
+	}
+	if err := n.proxy.Reload(cfg.Proxy); err != nil {
+		return err
+	}
+	if n.speaker != nil {
+		if err := n.speaker.Reload(cfg.VRRP); err != nil {
+			return fmt.Errorf("proxy reloaded, vrrp kept its old configuration: %w", err)
+		}
+	}
+	n.cfg = cfg
+	n.log.Info("configuration reloaded", zap.String("config", cfg.Path), zap.String("hash", cfg.Hash[:12]))
+	return nil
+}
+
+// Config returns the running configuration.
+func (n *Node) Config() *Config {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.cfg
+}
+
+// bootstrap applies the sysctl and network sections.
+func (n *Node) bootstrap() error {
+	if c := n.cfg.Sysctl; c != nil {
+		plan, err := sysctl.PlanFor(c, sysctl.Env{})
+		if err != nil {
+			return fmt.Errorf("sysctl: %w", err)
+		}
+		if err := sysctl.Apply(plan); err != nil {
+			return fmt.Errorf("sysctl: %w", err)
+		}
+		if err := sysctl.Verify(plan); err != nil {
+			n.log.Warn("sysctl verify", zap.Error(err))
+		}
+		if c.PersistPath != "" {
+			if err := sysctl.Persist(plan, c.PersistPath); err != nil {
+				n.log.Warn("sysctl persist", zap.Error(err))
+			}
+		}
+	}
+	if c := n.cfg.Network; c != nil {
+		s, err := netsetup.Open()
+		if err != nil {
+			return fmt.Errorf("network: %w", err)
+		}
+		plan, err := netsetup.PlanFor(s, c, netsetup.Options{AdminAddr: netsetup.AdminAddrFromEnv()})
+		if err != nil {
+			return fmt.Errorf("network: %w", err)
+		}
+		if _, err := netsetup.Apply(s, plan); err != nil {
+			return fmt.Errorf("network: %w", err)
+		}
+		if err := netsetup.Verify(s, c); err != nil {
+			return fmt.Errorf("network: %w", err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,187 @@
+package main
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"appl/appliance"
+	"appl/internal/cfgfile"
+)
+
+//go:embed default.cfg
+var defaultConfig []byte
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("appld", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	file := fs.String("f", "", "configuration file (default: the embedded demo configuration)")
+	check := fs.Bool("c", false, "check the configuration and exit (0 valid, 1 invalid), like haproxy -c")
+	showVersion := fs.Bool("v", false, "print the version and exit")
+	quiet := fs.Bool("q", false, "with -c: print nothing on success")
+	noBootstrap := fs.Bool("no-bootstrap", false, "do not apply sysctl and network sections")
+	witness := fs.Bool("witness", false, "run as a replication witness (not available yet)")
+	fs.String("node", "", "name of this node's `node` block (not available yet)")
+	if err := fs.Parse(args); err != nil {
+		return 1
+	}
+	if *showVersion {
+		fmt.Fprintf(stdout, "appld version %s\n", version)
+		return 0
+	}
+	if *witness {
+		fmt.Fprintln(stderr, "appld: --witness: not available yet")
+		return 2
+	}
+	path, data := *file, defaultConfig
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			fmt.Fprintf(stderr, "[ALERT] %v\n", err)
+			return 1
+		}
+		data = b
+	} else {
+		path = "(embedded default)"
+	}
+	cfg, err := appliance.Decode(path, data)
+	if err != nil {
+		printErrors(stderr, err)
+		if *check {
+			fmt.Fprintln(stderr, "[ALERT] Fatal errors found in configuration.")
+		}
+		return 1
+	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintf(stderr, "[WARNING] %s\n", w)
+	}
+	if *check {
+		if !*quiet {
+			fmt.Fprintln(stdout, "Configuration file is valid")
+		}
+		return 0
+	}
+
+	log := newLogger(stderr)
+	defer func() { _ = log.Sync() }()
+	if *file == "" {
+		ls, err := startDemoBackends()
+		if err != nil {
+			log.Error("cannot start the demo backends of the default configuration", zap.Error(err))
+			return 1
+		}
+		defer closeAll(ls)
+		log.Info("no -f given: running the embedded default configuration; try: curl -s http://127.0.0.1:8080/")
+	}
+	node, err := appliance.NewNode(cfg, log, appliance.Options{SkipBootstrap: *noBootstrap})
+	if err != nil {
+		log.Error("cannot create node", zap.Error(err))
+		return 1
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1)
+	go func() {
+		for sig := range sigs {
+			switch sig {
+			case syscall.SIGHUP:
+				reload(node, *file, log)
+			default:
+				log.Info("stopping", zap.String("signal", sig.String()))
+				cancel()
+			}
+		}
+	}()
+	if err := node.Run(ctx, func() { notifyReady(log) }); err != nil {
+		log.Error("node stopped with an error", zap.Error(err))
+		return 1
+	}
+	return 0
+}
+
+// reload re-reads the file; an invalid file is refused and the running one keeps serving.
+func reload(node *appliance.Node, path string, log *zap.Logger) {
+	if path == "" {
+		log.Warn("reload ignored: running the embedded default configuration")
+		return
+	}
+	cfg, err := appliance.Load(path)
+	if err == nil {
+		for _, w := range cfg.Warnings {
+			log.Warn(w)
+		}
+		err = node.Reload(cfg)
+	}
+	if err != nil {
+		for _, e := range errorLines(err) {
+			log.Error("reload refused, the running configuration keeps serving", zap.String("error", e))
+		}
+		return
+	}
+}
+
+func errorLines(err error) []string {
+	if es := cfgfile.AsErrors(err); es != nil {
+		out := make([]string, len(es))
+		for i, e := range es {
+			out[i] = e.Error()
+		}
+		return out
+	}
+	return []string{err.Error()}
+}
+
+func printErrors(w io.Writer, err error) {
+	for _, e := range errorLines(err) {
+		fmt.Fprintf(w, "[ALERT] %s\n", e)
+	}
+}
+
+func newLogger(w io.Writer) *zap.Logger {
+	enc := zap.NewProductionEncoderConfig()
+	enc.EncodeTime = zapcore.ISO8601TimeEncoder
+	core := zapcore.NewCore(zapcore.NewConsoleEncoder(enc), zapcore.AddSync(w), zapcore.InfoLevel)
+	return zap.New(core)
+}
+
+func closeAll(ls []net.Listener) {
+	for _, l := range ls {
+		l.Close()
+	}
+}
+
+// notifyReady tells systemd (Type=notify) that the node is up, when NOTIFY_SOCKET is set.
+func notifyReady(log *zap.Logger) {
+	sock := os.Getenv("NOTIFY_SOCKET")
+	if sock == "" {
+		return
+	}
+	if sock[0] == '@' {
+		sock = "\x00" + sock[1:]
+	}
+	c, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err == nil {
+		_, err = c.Write([]byte("READY=1"))
+		c.Close()
+	}
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		log.Warn("sd_notify", zap.Error(err))
+	}
+}

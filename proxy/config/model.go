@@ -1,0 +1,274 @@
+package config
+
+import (
+	"net/netip"
+	"time"
+
+	"appl/internal/cfgfile"
+	"appl/proxy/acl"
+)
+
+// Config is the decoded proxy part of a configuration file.
+type Config struct {
+	Global    Global
+	Frontends []*Frontend // frontends and the frontend half of listens, file order
+	Backends  []*Backend  // backends and the backend half of listens, file order
+	Userlists []*Userlist
+	// Warnings are non-fatal findings: unsupported directives, ignored legacy options.
+	Warnings []*cfgfile.Error
+}
+
+// Backend returns the backend with that name, or nil.
+func (c *Config) Backend(name string) *Backend {
+	for _, b := range c.Backends {
+		if b.Name == name {
+			return b
+		}
+	}
+	return nil
+}
+
+// Global is the global section.
+type Global struct {
+	Pos            cfgfile.Pos
+	MaxConn        int // 0: unlimited
+	Daemon         bool
+	PidFile        string
+	User, Group    string
+	Chroot         string
+	NbThread       int
+	HardStopAfter  time.Duration // 0: wait forever
+	Logs           []LogTarget
+	StatsSockets   []StatsSocket
+	TuneBufSize    int
+	TuneMaxRewrite int
+	UlimitN        int // ulimit-n, 0: not set (added by the config helper)
+}
+
+// LogTarget is a `log` line: stdout/stderr, a UDP syslog address, or a unix socket path.
+type LogTarget struct {
+	Pos      cfgfile.Pos
+	Address  string // "stdout", "stderr", "udp:HOST:PORT", "unix:/dev/log"
+	Facility string // "local0", ...
+	Level    string // max level, "" for all
+	MinLevel string
+	Format   string // "rfc3164" (default), "rfc5424", "raw"
+}
+
+// StatsSocket is a `stats socket` line (runtime API, served by another issue).
+type StatsSocket struct {
+	Pos     cfgfile.Pos
+	Address string // "/run/appl.sock" or "ipv4@127.0.0.1:9999"
+	Mode    uint32 // file mode for unix sockets, 0 = default
+	Level   string // admin|operator|user
+}
+
+// Mode is a proxy mode.
+type Mode int
+
+const (
+	ModeTCP Mode = iota
+	ModeHTTP
+)
+
+func (m Mode) String() string {
+	if m == ModeHTTP {
+		return "http"
+	}
+	return "tcp"
+}
+
+// Timeouts of a proxy; zero means not set (no timeout).
+type Timeouts struct {
+	Connect, Client, Server, Queue, Check, Tunnel, ClientFin, ServerFin time.Duration
+	HTTPRequest, HTTPKeepAlive                                          time.Duration
+}
+
+// Bind is one listening address with its options. A port range expands to several Binds.
+type Bind struct {
+	Pos          cfgfile.Pos
+	Network      string // "tcp", "tcp4", "tcp6", "unix"
+	Address      string // host:port as net.Listen wants it, or a unix path
+	Transparent  bool
+	AcceptProxy  bool
+	Name         string
+	V4V6, V6Only bool
+	// TLS fields are filled by the L7 issue; decoding may record them as unsupported.
+	SSL     bool
+	Crts    []string
+	ALPN    []string
+	Options map[string]string // other recognised per-bind options kept verbatim
+}
+
+// Frontend is a frontend or the frontend half of a listen.
+type Frontend struct {
+	Pos            cfgfile.Pos
+	Name           string
+	Mode           Mode
+	Binds          []*Bind
+	MaxConn        int
+	Timeouts       Timeouts
+	DefaultBackend string // may be "" when use_backend rules cover everything
+	UseBackends    []UseBackend
+	ACLs           *acl.Set
+	Log            Logging
+	Disabled       bool
+	// TCPRequest rules are decoded by the stick/maps issue; kept raw until then.
+	Options map[string]bool // recognised `option X` flags that the data plane reads by name
+
+	// Added by the config helper:
+	Description string
+	// Rules are directives decoded by later issues, kept raw in file order (after
+	// defaults' own): http-request, http-response, tcp-request, stick, stick-table,
+	// cookie, errorfile, stats, redirect, capture... `appld -c` warns that they are
+	// not served yet.
+	Rules []cfgfile.Line
+}
+
+// UseBackend is `use_backend NAME|%[expr] [if|unless COND]`.
+type UseBackend struct {
+	Pos     cfgfile.Pos
+	Backend string    // a literal name, "" when Expr is set
+	Expr    *acl.Expr // `%[...]` dynamic name
+	Cond    *acl.Cond // nil: always
+}
+
+// Logging is what a proxy logs.
+type Logging struct {
+	Targets     []LogTarget // resolved: `log global` copies global's targets
+	TCPLog      bool
+	HTTPLog     bool
+	DontLogNull bool
+	Format      string // log-format, "" for the mode's default
+}
+
+// Balance is a load-balancing algorithm with its parameters.
+type Balance struct {
+	Algo     string // roundrobin, static-rr, leastconn, first, source, uri, url_param, hdr, rdp-cookie, random
+	Param    string // url_param name, hdr name, rdp-cookie name
+	HashType string // map-based (default) or consistent
+	Args     []string
+}
+
+// Backend is a backend or the backend half of a listen.
+type Backend struct {
+	Pos        cfgfile.Pos
+	Name       string
+	Mode       Mode
+	Balance    Balance
+	Servers    []*Server
+	Timeouts   Timeouts
+	Retries    int // HAProxy default 3
+	Redispatch bool
+	AllBackups bool
+	Log        Logging
+	Check      CheckSpec
+	Source     *Source // `source` line, nil when absent
+	FullConn   int
+	Disabled   bool
+	Options    map[string]bool
+
+	// Added by the config helper:
+	Description string
+	ACLs        *acl.Set       // the backend's own acl lines (shared with the frontend half of a listen)
+	Rules       []cfgfile.Line // raw directives of later issues, as in Frontend.Rules
+}
+
+// Source is `source ADDR[:PORT] [usesrc clientip|client|ADDR]`.
+type Source struct {
+	Pos    cfgfile.Pos
+	Addr   netip.Addr // may be the unspecified address
+	Port   uint16
+	UseSrc string // "", "clientip", "client", or an address
+
+	// Added by the config helper:
+	PortMax   uint16 // `ADDR:LOW-HIGH` port range; 0 when a single port (or none)
+	Interface string // `interface NAME` (SO_BINDTODEVICE), "" when absent
+}
+
+// CheckSpec is how a backend's servers are checked: plain TCP connect, a tcp-check
+// sequence, or (L7 issue) an HTTP check.
+type CheckSpec struct {
+	Kind     string // "tcp" (connect only), "tcp-check", "httpchk"
+	TCPSteps []TCPCheckStep
+	HTTP     *HTTPCheck
+}
+
+// TCPCheckStep is one `tcp-check` line.
+type TCPCheckStep struct {
+	Pos    cfgfile.Pos
+	Action string // connect, send, send-binary, expect
+	// connect
+	Port      int
+	SendProxy bool
+	// send / send-binary (decoded bytes)
+	Data []byte
+	// expect
+	Negate  bool
+	Match   string // string, rstring, binary
+	Pattern string // string or regexp source; for binary the decoded bytes as a string
+}
+
+// HTTPCheck is filled by the L7 issue.
+type HTTPCheck struct {
+	Method, URI, Version string
+	Headers              [][2]string
+	Expect               []HTTPExpect
+}
+
+// HTTPExpect is one `http-check expect` line.
+type HTTPExpect struct {
+	Negate  bool
+	Match   string // status, rstatus, string, rstring
+	Pattern string
+}
+
+// Server is a `server` line after default-server was applied.
+type Server struct {
+	Pos        cfgfile.Pos
+	Name       string
+	Address    string // host or IP as written; resolved by the data plane at start/reload
+	Port       int    // 0: same port as the client connected to (transparent / port ranges)
+	PortOffset bool   // "+N"/"-N" port: Port is an offset from the destination port
+
+	Weight      int // 1..256, default 1
+	MaxConn     int // 0: unlimited
+	MaxQueue    int // 0: unlimited
+	Backup      bool
+	Disabled    bool
+	SendProxy   bool
+	SendProxyV2 bool
+	Cookie      string // L7 issue
+
+	Check        bool
+	CheckAddr    string        // `addr`
+	CheckPort    int           // `port`
+	Inter        time.Duration // default 2s
+	FastInter    time.Duration // default = Inter
+	DownInter    time.Duration // default = Inter
+	Rise, Fall   int           // defaults 2, 3
+	SlowStart    time.Duration
+	OnMarkedDown string // "", "shutdown-sessions"
+	OnMarkedUp   string // "", "shutdown-backup-sessions"
+	Source       *Source
+
+	// Options keeps recognised per-server options that a later issue implements (ssl,
+	// verify, ...), by name, so the data plane can refuse what it does not serve.
+	Options map[string]string
+}
+
+// Userlist is a userlist section (used by stats auth and http_auth, L7 issue).
+type Userlist struct {
+	Pos    cfgfile.Pos
+	Name   string
+	Users  []User
+	Groups map[string][]string // group -> user names
+}
+
+// User is a userlist user.
+type User struct {
+	Name     string
+	Password string // plain (insecure-password) or crypt hash (password)
+	Insecure bool
+	Groups   []string
+}

@@ -1,0 +1,315 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
+
+	"appl/proxy/accesslog"
+	"appl/proxy/acl"
+	"appl/proxy/config"
+)
+
+// frontend is one frontend of one configuration generation.
+type frontend struct {
+	cfg    *config.Frontend
+	name   string
+	gen    *generation
+	def    *backend
+	limit  *limiter
+	sinks  []*accesslog.Sink
+	cur    atomic.Int64
+	total  atomic.Int64
+	proxyE atomic.Int64
+	noBE   atomic.Int64
+	bytesI atomic.Int64
+	bytesO atomic.Int64
+}
+
+func (p *Proxy) buildFrontend(fc *config.Frontend, g *generation) (*frontend, error) {
+	fe := &frontend{cfg: fc, name: fc.Name, gen: g, limit: newLimiter(fc.MaxConn)}
+	if fc.DefaultBackend != "" {
+		fe.def = g.backends[fc.DefaultBackend]
+		if fe.def == nil {
+			return nil, fmt.Errorf("%s: frontend %s: default_backend %s does not exist", fc.Pos, fc.Name, fc.DefaultBackend)
+		}
+	}
+	for _, ub := range fc.UseBackends {
+		if ub.Expr == nil && g.backends[ub.Backend] == nil {
+			return nil, fmt.Errorf("%s: frontend %s: use_backend %s: no such backend", ub.Pos, fc.Name, ub.Backend)
+		}
+	}
+	for _, b := range fc.Binds {
+		if b.SSL {
+			return nil, fmt.Errorf("%s: frontend %s: bind %s: ssl is not supported yet", b.Pos, fc.Name, b.Address)
+		}
+	}
+	var err error
+	if fe.sinks, err = p.openSinks(fc.Log.Targets); err != nil {
+		return nil, fmt.Errorf("%s: frontend %s: %v", fc.Pos, fc.Name, err)
+	}
+	return fe, nil
+}
+
+// chooseBackend applies use_backend rules in order, then default_backend.
+func (fe *frontend) chooseBackend(t *acl.Txn) *backend {
+	for _, ub := range fe.cfg.UseBackends {
+		if ub.Cond != nil && !ub.Cond.Match(t) {
+			continue
+		}
+		name := ub.Backend
+		if ub.Expr != nil {
+			s, ok := ub.Expr.String(t)
+			if !ok {
+				continue
+			}
+			name = s
+		}
+		// A dynamic name that matches no backend skips the rule, as in HAProxy.
+		if be := fe.gen.backends[name]; be != nil {
+			return be
+		}
+	}
+	return fe.def
+}
+
+// limiter counts connections against a maxconn; nil means unlimited.
+type limiter struct {
+	slots chan struct{}
+}
+
+func newLimiter(n int) *limiter {
+	if n <= 0 {
+		return nil
+	}
+	return &limiter{slots: make(chan struct{}, n)}
+}
+
+func (l *limiter) acquire(quit <-chan struct{}) bool {
+	if l == nil {
+		return true
+	}
+	select {
+	case l.slots <- struct{}{}:
+		return true
+	case <-quit:
+		return false
+	}
+}
+
+func (l *limiter) release() {
+	if l != nil {
+		<-l.slots
+	}
+}
+
+// listener is one listening socket, kept across reloads while its address stays.
+type listener struct {
+	key  string
+	ln   *net.TCPListener
+	bind atomic.Pointer[config.Bind]
+	fe   atomic.Pointer[frontend]
+	quit chan struct{}
+	once sync.Once
+	done chan struct{}
+}
+
+func (l *listener) close() {
+	l.once.Do(func() {
+		close(l.quit)
+		l.ln.Close()
+	})
+}
+
+func bindKey(b *config.Bind) string {
+	n := b.Network
+	if n == "" || n == "tcp4" || n == "tcp6" {
+		n = "tcp"
+	}
+	return n + "|" + b.Address
+}
+
+// openListeners opens the sockets g needs that are not open yet. It returns them by key,
+// or an error after closing those it opened.
+func (p *Proxy) openListeners(g *generation) (map[string]*listener, error) {
+	opened := map[string]*listener{}
+	fail := func(err error) (map[string]*listener, error) {
+		for _, l := range opened {
+			l.ln.Close()
+		}
+		return nil, err
+	}
+	for _, fe := range g.frontends {
+		for _, b := range fe.cfg.Binds {
+			k := bindKey(b)
+			if _, ok := p.listeners[k]; ok {
+				continue
+			}
+			if _, ok := opened[k]; ok {
+				return fail(fmt.Errorf("%s: frontend %s: bind %s: address used twice", b.Pos, fe.name, b.Address))
+			}
+			ln, err := listen(b)
+			if err != nil {
+				return fail(fmt.Errorf("%s: frontend %s: bind %s: %v", b.Pos, fe.name, b.Address, unwrapOp(err)))
+			}
+			opened[k] = &listener{key: k, ln: ln, quit: make(chan struct{}), done: make(chan struct{})}
+		}
+	}
+	return opened, nil
+}
+
+// unwrapOp shortens "listen tcp 127.0.0.1:80: bind: address already in use" to its cause.
+func unwrapOp(err error) error {
+	var se *net.OpError
+	if errors.As(err, &se) && se.Err != nil {
+		return se.Err
+	}
+	return err
+}
+
+func listen(b *config.Bind) (*net.TCPListener, error) {
+	network := b.Network
+	switch network {
+	case "", "tcp", "tcp4", "tcp6":
+	default:
+		return nil, fmt.Errorf("network %q not supported in tcp mode yet", network)
+	}
+	if network == "" {
+		network = "tcp"
+	}
+	lc := net.ListenConfig{
+		KeepAlive: -1,
+		Control: func(_, _ string, c syscall.RawConn) error {
+			var serr error
+			err := c.Control(func(fd uintptr) {
+				if b.Transparent {
+					// Accept connections to non-local addresses (TPROXY) and bind to
+					// addresses this host does not hold.
+					if e := unix.SetsockoptInt(int(fd), unix.SOL_IP, unix.IP_TRANSPARENT, 1); e != nil {
+						serr = fmt.Errorf("transparent: setting IP_TRANSPARENT: %v (needs CAP_NET_ADMIN)", e)
+						return
+					}
+					unix.SetsockoptInt(int(fd), unix.SOL_IPV6, unix.IPV6_TRANSPARENT, 1)
+				}
+				if b.V6Only {
+					unix.SetsockoptInt(int(fd), unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 1)
+				}
+			})
+			if err != nil {
+				return err
+			}
+			return serr
+		},
+	}
+	ln, err := lc.Listen(context.Background(), network, b.Address)
+	if err != nil {
+		return nil, err
+	}
+	return ln.(*net.TCPListener), nil
+}
+
+// attach points every listener of g at its frontend, starts accept loops of new ones
+// and closes the listeners g no longer has.
+func (p *Proxy) attach(g *generation, opened map[string]*listener) {
+	want := map[string]bool{}
+	for _, fe := range g.frontends {
+		for _, b := range fe.cfg.Binds {
+			k := bindKey(b)
+			want[k] = true
+			l := p.listeners[k]
+			if l == nil {
+				l = opened[k]
+				p.listeners[k] = l
+				l.bind.Store(b)
+				l.fe.Store(fe)
+				go p.acceptLoop(l)
+				continue
+			}
+			if b.Transparent != l.bind.Load().Transparent {
+				setTransparent(l.ln, b.Transparent)
+			}
+			l.bind.Store(b)
+			l.fe.Store(fe)
+		}
+	}
+	for k, l := range p.listeners {
+		if !want[k] {
+			l.close()
+			delete(p.listeners, k)
+		}
+	}
+}
+
+func setTransparent(ln *net.TCPListener, on bool) {
+	rc, err := ln.SyscallConn()
+	if err != nil {
+		return
+	}
+	v := 0
+	if on {
+		v = 1
+	}
+	rc.Control(func(fd uintptr) {
+		unix.SetsockoptInt(int(fd), unix.SOL_IP, unix.IP_TRANSPARENT, v)
+		unix.SetsockoptInt(int(fd), unix.SOL_IPV6, unix.IPV6_TRANSPARENT, v)
+	})
+}
+
+// acceptLoop accepts while below the global and frontend maxconn; at the limit it stops
+// calling accept, so new connections wait in the kernel's backlog, as in HAProxy.
+func (p *Proxy) acceptLoop(l *listener) {
+	defer close(l.done)
+	backoff := time.Duration(0)
+	for {
+		fe := l.fe.Load()
+		gl := p.global.Load()
+		if !gl.acquire(l.quit) {
+			return
+		}
+		fl := fe.limit
+		if !fl.acquire(l.quit) {
+			gl.release()
+			return
+		}
+		c, err := l.ln.AcceptTCP()
+		if err != nil {
+			fl.release()
+			gl.release()
+			select {
+			case <-l.quit:
+				return
+			default:
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// EMFILE and friends: back off instead of spinning, as HAProxy pauses its
+			// listeners when out of resources.
+			if backoff == 0 {
+				backoff = 5 * time.Millisecond
+			} else if backoff < time.Second {
+				backoff *= 2
+			}
+			p.log.Warn("accept failed", zap.String("bind", l.bind.Load().Address), zap.Error(err))
+			select {
+			case <-time.After(backoff):
+			case <-l.quit:
+				return
+			}
+			continue
+		}
+		backoff = 0
+		// The frontend may have changed while waiting for a slot: the connection belongs
+		// to the one current now, with the slots it took.
+		p.actconn.Add(1)
+		go p.serve(c, l.fe.Load(), l.bind.Load(), gl, fl)
+	}
+}

@@ -1,0 +1,535 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"appl/proxy/accesslog"
+	"appl/proxy/balance"
+	"appl/proxy/check"
+	"appl/proxy/config"
+)
+
+// Options tune a Proxy beyond its configuration.
+type Options struct {
+	// LogTag is the syslog tag of access and state lines; "haproxy" by default, so that
+	// existing rsyslog rules and log parsers keep matching.
+	LogTag string
+	// ResolveTimeout bounds each server name lookup at New and Reload (default 5s).
+	ResolveTimeout time.Duration
+	// AcceptProxyTimeout bounds waiting for a PROXY header when the frontend has no
+	// timeout client (default 5s).
+	AcceptProxyTimeout time.Duration
+}
+
+// Proxy is the running data plane.
+type Proxy struct {
+	log  *zap.Logger
+	opts Options
+
+	mu        sync.Mutex // Start, Reload, Shutdown, admin changes
+	cur       atomic.Pointer[generation]
+	listeners map[string]*listener
+	servers   map[string]*server
+	sinks     map[string]*accesslog.Sink
+	started   bool
+	stopped   bool
+	quit      chan struct{} // closed by Shutdown: accept loops and queues stop
+	checkCtx  context.Context
+	stopCheck context.CancelFunc
+	checks    sync.WaitGroup
+
+	actconn atomic.Int64
+	panics  atomic.Int64
+	global  atomic.Pointer[limiter]
+
+	sessMu   sync.Mutex
+	sessions sessList
+	drained  chan struct{} // signalled when actconn drops to 0 after Shutdown began
+
+	subMu sync.Mutex
+	subs  map[*subscriber]struct{}
+
+	// testHook runs at the start of each connection's handling (tests inject panics).
+	testHook atomic.Pointer[func()]
+}
+
+// generation is one configuration as it runs.
+type generation struct {
+	cfg       *config.Config
+	frontends []*frontend
+	backends  map[string]*backend
+	order     []*backend
+	loaded    time.Time
+}
+
+// New validates cfg and prepares a Proxy: addresses resolved, algorithms and checks
+// compiled, log targets opened. Nothing listens until Start.
+func New(cfg *config.Config, log *zap.Logger, opts Options) (*Proxy, error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	if opts.LogTag == "" {
+		opts.LogTag = "haproxy"
+	}
+	if opts.ResolveTimeout <= 0 {
+		opts.ResolveTimeout = 5 * time.Second
+	}
+	if opts.AcceptProxyTimeout <= 0 {
+		opts.AcceptProxyTimeout = 5 * time.Second
+	}
+	p := &Proxy{
+		log: log, opts: opts,
+		listeners: map[string]*listener{},
+		servers:   map[string]*server{},
+		sinks:     map[string]*accesslog.Sink{},
+		quit:      make(chan struct{}),
+		subs:      map[*subscriber]struct{}{},
+		drained:   make(chan struct{}, 1),
+	}
+	p.checkCtx, p.stopCheck = context.WithCancel(context.Background())
+	g, pend, err := p.build(cfg)
+	if err != nil {
+		return nil, err
+	}
+	p.commitServers(pend)
+	p.global.Store(newLimiter(cfg.Global.MaxConn))
+	p.cur.Store(g)
+	return p, nil
+}
+
+// Start opens every listener and starts health checks. On error, nothing stays open.
+func (p *Proxy) Start() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.started {
+		return errors.New("proxy: already started")
+	}
+	if p.stopped {
+		return errors.New("proxy: shut down")
+	}
+	g := p.cur.Load()
+	opened, err := p.openListeners(g)
+	if err != nil {
+		return err
+	}
+	p.started = true
+	p.attach(g, opened)
+	for _, be := range g.order {
+		for _, s := range be.servers {
+			sp := s.spec.Load()
+			if sp.probe != nil {
+				p.startCheck(p.checkCtx, s, initialDelay(sp.params.Inter))
+			}
+		}
+	}
+	return nil
+}
+
+// Reload swaps in a new configuration. Listeners on unchanged addresses keep their
+// socket; new ones are opened, removed ones closed. Established connections finish on
+// the generation they started with. Server health, counters, sessions and runtime
+// settings carry over by backend and server name. On error nothing changes.
+func (p *Proxy) Reload(cfg *config.Config) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stopped {
+		return errors.New("proxy: shut down")
+	}
+	g, pend, err := p.build(cfg)
+	if err != nil {
+		return err
+	}
+	var opened map[string]*listener
+	if p.started {
+		if opened, err = p.openListeners(g); err != nil {
+			p.closeUnusedSinks(p.cur.Load())
+			return err
+		}
+	}
+	old := p.cur.Load()
+	p.commitServers(pend)
+	if cfg.Global.MaxConn != old.cfg.Global.MaxConn {
+		p.global.Store(newLimiter(cfg.Global.MaxConn))
+	}
+	p.cur.Store(g)
+	if p.started {
+		p.attach(g, opened)
+	}
+	// Servers gone from the configuration stop checking; kept ones restart with the new
+	// parameters, continuing from their current health.
+	live := map[*server]bool{}
+	for _, be := range g.order {
+		for _, s := range be.servers {
+			live[s] = true
+		}
+	}
+	for k, s := range p.servers {
+		if !live[s] {
+			s.stopCheck()
+			delete(p.servers, k)
+		}
+	}
+	if p.started {
+		for _, be := range g.order {
+			for _, s := range be.servers {
+				sp := s.spec.Load()
+				if sp.probe != nil {
+					p.startCheck(p.checkCtx, s, sp.params.FastInter)
+				} else {
+					s.stopCheck()
+				}
+			}
+		}
+	}
+	// Connections queued in the old generation move to the new backend of that name.
+	for _, ob := range old.order {
+		if nb := g.backends[ob.name]; nb != nil {
+			ob.mu.Lock()
+			for ob.queue.Len() > 0 {
+				w := ob.queue.Remove(ob.queue.Front()).(*waiter)
+				nb.mu.Lock()
+				w.elem = nb.queue.PushBack(w)
+				nb.mu.Unlock()
+			}
+			ob.mu.Unlock()
+			nb.dispatch()
+		}
+	}
+	p.closeUnusedSinks(g)
+	p.log.Info("configuration reloaded", zap.Int("frontends", len(g.frontends)), zap.Int("backends", len(g.order)))
+	return nil
+}
+
+// Shutdown stops accepting, lets connections drain until ctx ends, then closes the rest.
+func (p *Proxy) Shutdown(ctx context.Context) error {
+	p.mu.Lock()
+	if p.stopped {
+		p.mu.Unlock()
+		return nil
+	}
+	p.stopped = true
+	close(p.quit)
+	for k, l := range p.listeners {
+		l.close()
+		delete(p.listeners, k)
+	}
+	p.stopCheck()
+	p.mu.Unlock()
+	p.checks.Wait()
+
+	for p.actconn.Load() > 0 {
+		select {
+		case <-p.drained:
+		case <-ctx.Done():
+			n := p.killAll('K')
+			p.log.Warn("hard stop: closing remaining connections", zap.Int("connections", n))
+			p.waitIdle(5 * time.Second)
+			p.closeSinks()
+			return ctx.Err()
+		}
+	}
+	p.closeSinks()
+	return nil
+}
+
+func (p *Proxy) waitIdle(limit time.Duration) {
+	t := time.NewTimer(limit)
+	defer t.Stop()
+	for p.actconn.Load() > 0 {
+		select {
+		case <-p.drained:
+		case <-t.C:
+			return
+		}
+	}
+}
+
+// pending is a server change applied when a build commits.
+type pending struct {
+	s     *server
+	spec  *serverSpec
+	owner *backend
+	isNew bool
+}
+
+// build turns cfg into a generation without touching the running one.
+func (p *Proxy) build(cfg *config.Config) (*generation, []pending, error) {
+	if cfg == nil {
+		return nil, nil, errors.New("proxy: no configuration")
+	}
+	g := &generation{cfg: cfg, backends: map[string]*backend{}, loaded: time.Now()}
+	var errs []string
+	var pend []pending
+	fail := func(format string, a ...any) { errs = append(errs, fmt.Sprintf(format, a...)) }
+	seen := map[string]bool{}
+	for _, bc := range cfg.Backends {
+		if seen[bc.Name] {
+			fail("%s: backend %s: duplicate name", bc.Pos, bc.Name)
+			continue
+		}
+		seen[bc.Name] = true
+		be, pb, err := p.buildBackend(bc)
+		if err != nil {
+			fail("%v", err)
+			continue
+		}
+		pend = append(pend, pb...)
+		g.backends[be.name] = be
+		g.order = append(g.order, be)
+	}
+	for _, fc := range cfg.Frontends {
+		if fc.Disabled {
+			continue
+		}
+		fe, err := p.buildFrontend(fc, g)
+		if err != nil {
+			fail("%v", err)
+			continue
+		}
+		g.frontends = append(g.frontends, fe)
+	}
+	if len(errs) > 0 {
+		return nil, nil, errors.New(strings.Join(errs, "\n"))
+	}
+	return g, pend, nil
+}
+
+func (p *Proxy) buildBackend(bc *config.Backend) (*backend, []pending, error) {
+	if bc.Mode == config.ModeHTTP {
+		// http mode is served by another issue; tcp forwarding keeps it usable meanwhile.
+		p.log.Warn("backend in mode http is forwarded as tcp until the http mode lands", zap.String("backend", bc.Name))
+	}
+	be := &backend{cfg: bc, name: bc.Name}
+	var wP, wB []int
+	var pend []pending
+	names := map[string]bool{}
+	for _, sc := range bc.Servers {
+		if names[sc.Name] {
+			return nil, nil, fmt.Errorf("%s: backend %s: duplicate server name %s", sc.Pos, bc.Name, sc.Name)
+		}
+		names[sc.Name] = true
+		sp, err := p.buildServer(bc, sc)
+		if err != nil {
+			return nil, nil, err
+		}
+		key := bc.Name + "/" + sc.Name
+		s, ok := p.servers[key]
+		if !ok {
+			s = newServer(bc.Name, sc.Name)
+		}
+		pend = append(pend, pending{s: s, spec: sp, owner: be, isNew: !ok})
+		be.servers = append(be.servers, s)
+		if sc.Backup {
+			be.backups = append(be.backups, s)
+			wB = append(wB, sp.weight)
+		} else {
+			be.primaries = append(be.primaries, s)
+			wP = append(wP, sp.weight)
+		}
+	}
+	var err error
+	if be.pickP, err = balance.New(bc.Balance.Algo, bc.Balance.HashType, wP); err != nil {
+		return nil, nil, fmt.Errorf("%s: backend %s: %v", bc.Pos, bc.Name, err)
+	}
+	if be.pickB, err = balance.New(bc.Balance.Algo, bc.Balance.HashType, wB); err != nil {
+		return nil, nil, fmt.Errorf("%s: backend %s: %v", bc.Pos, bc.Name, err)
+	}
+	if be.sinks, err = p.openSinks(bc.Log.Targets); err != nil {
+		return nil, nil, fmt.Errorf("%s: backend %s: %v", bc.Pos, bc.Name, err)
+	}
+	return be, pend, nil
+}
+
+// anyAddr reports whether a server address means "the client's original destination".
+func anyAddr(a string) bool {
+	return a == "" || a == "*" || a == "0.0.0.0" || a == "::" || a == "[::]"
+}
+
+func (p *Proxy) resolve(host string) (netip.Addr, error) {
+	if a, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
+		return a.Unmap(), nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), p.opts.ResolveTimeout)
+	defer cancel()
+	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	for _, a := range addrs {
+		if a.Unmap().Is4() {
+			return a.Unmap(), nil
+		}
+	}
+	if len(addrs) == 0 {
+		return netip.Addr{}, fmt.Errorf("no address for %s", host)
+	}
+	return addrs[0], nil
+}
+
+func (p *Proxy) buildServer(bc *config.Backend, sc *config.Server) (*serverSpec, error) {
+	where := fmt.Sprintf("%s: backend %s: server %s", sc.Pos, bc.Name, sc.Name)
+	sp := &serverSpec{cfg: sc, port: sc.Port, portOffset: sc.PortOffset, weight: sc.Weight, maxConn: sc.MaxConn, maxQueue: sc.MaxQueue}
+	if sp.weight < 0 || sp.weight > 256 {
+		return nil, fmt.Errorf("%s: weight %d out of range (expected 0..256)", where, sp.weight)
+	}
+	if strings.HasPrefix(sc.Address, "unix@") {
+		return nil, fmt.Errorf("%s: unix socket servers are not supported in tcp mode yet", where)
+	}
+	if !anyAddr(sc.Address) {
+		a, err := p.resolve(sc.Address)
+		if err != nil {
+			return nil, fmt.Errorf("%s: cannot resolve %q: %v", where, sc.Address, err)
+		}
+		sp.addr = a
+	}
+	sp.source = bc.Source
+	if sc.Source != nil {
+		sp.source = sc.Source
+	}
+	if sp.source != nil {
+		switch u := sp.source.UseSrc; u {
+		case "", "clientip", "client":
+		default:
+			if _, err := netip.ParseAddr(u); err != nil {
+				return nil, fmt.Errorf("%s: source usesrc %q not supported (expected clientip, client or an address)", where, u)
+			}
+		}
+	}
+	if sc.Check && !sc.Disabled {
+		sp.params = check.Params{Rise: sc.Rise, Fall: sc.Fall, Inter: sc.Inter, FastInter: sc.FastInter, DownInter: sc.DownInter, SlowStart: sc.SlowStart}
+		caddr := sp.addr
+		if sc.CheckAddr != "" {
+			a, err := p.resolve(sc.CheckAddr)
+			if err != nil {
+				return nil, fmt.Errorf("%s: cannot resolve check addr %q: %v", where, sc.CheckAddr, err)
+			}
+			caddr = a
+		}
+		cport := sc.CheckPort
+		if cport == 0 && !sc.PortOffset {
+			cport = sc.Port
+		}
+		if !caddr.IsValid() || cport <= 0 {
+			return nil, fmt.Errorf("%s: health check needs an address and a port (set `addr` and `port` on a server that connects to the client's destination)", where)
+		}
+		var steps []check.Step
+		if bc.Check.Kind == "tcp-check" {
+			for _, st := range bc.Check.TCPSteps {
+				steps = append(steps, check.Step{Action: st.Action, Port: st.Port, SendProxy: st.SendProxy, Data: st.Data, Negate: st.Negate, Match: st.Match, Pattern: st.Pattern})
+			}
+			var err error
+			if steps, err = check.Compile(steps); err != nil {
+				return nil, fmt.Errorf("%s: %v", where, err)
+			}
+		}
+		inter := sp.params.Inter
+		if inter <= 0 {
+			inter = 2 * time.Second
+		}
+		timeout := inter
+		if tc := bc.Timeouts.Check; tc > 0 {
+			timeout = tc
+			if c := bc.Timeouts.Connect; c > 0 {
+				timeout += min(c, inter)
+			} else {
+				timeout += inter
+			}
+		}
+		var src netip.Addr
+		if sp.source != nil && sp.source.Addr.IsValid() && !sp.source.Addr.IsUnspecified() {
+			src = sp.source.Addr
+		}
+		sp.probe = &check.Probe{Addr: netip.AddrPortFrom(caddr, uint16(cport)), Source: src, Timeout: timeout, Steps: steps}
+	}
+	return sp, nil
+}
+
+// commitServers applies the specs of a successful build.
+func (p *Proxy) commitServers(pend []pending) {
+	now := time.Now()
+	for _, pd := range pend {
+		s := pd.s
+		s.spec.Store(pd.spec)
+		s.owner.Store(pd.owner)
+		s.backup.Store(pd.spec.cfg.Backup)
+		s.mu.Lock()
+		if pd.isNew {
+			if pd.spec.cfg.Disabled {
+				s.admin = AdminMaint
+			}
+		}
+		switch {
+		case pd.spec.probe == nil:
+			s.machine = nil
+			if pd.spec.cfg.Check {
+				s.chkStat = ""
+			}
+		case s.machine == nil:
+			s.machine = check.New(pd.spec.params, now)
+		default:
+			s.machine = check.Restore(pd.spec.params, s.machine.Up(), s.machine.Health(), s.machine.LastChange())
+		}
+		s.mu.Unlock()
+		p.servers[s.key] = s
+	}
+}
+
+// openSinks opens (or reuses) log targets.
+func (p *Proxy) openSinks(ts []config.LogTarget) ([]*accesslog.Sink, error) {
+	var out []*accesslog.Sink
+	for _, t := range ts {
+		key := fmt.Sprintf("%s|%s|%s|%s|%s", t.Address, t.Facility, t.Level, t.MinLevel, t.Format)
+		if s, ok := p.sinks[key]; ok {
+			out = append(out, s)
+			continue
+		}
+		s, err := accesslog.Open(accesslog.Target{Address: t.Address, Facility: t.Facility, Level: t.Level, MinLevel: t.MinLevel, Format: t.Format}, p.opts.LogTag)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", t.Pos, err)
+		}
+		p.sinks[key] = s
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+func (p *Proxy) closeUnusedSinks(g *generation) {
+	used := map[*accesslog.Sink]bool{}
+	for _, fe := range g.frontends {
+		for _, s := range fe.sinks {
+			used[s] = true
+		}
+	}
+	for _, be := range g.order {
+		for _, s := range be.sinks {
+			used[s] = true
+		}
+	}
+	for k, s := range p.sinks {
+		if !used[s] {
+			// Sessions of the old generation may still log to it: stdout needs no
+			// closing, and a closed datagram socket only drops their lines.
+			s.Close()
+			delete(p.sinks, k)
+		}
+	}
+}
+
+func (p *Proxy) closeSinks() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for k, s := range p.sinks {
+		s.Close()
+		delete(p.sinks, k)
+	}
+}

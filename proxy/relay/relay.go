@@ -1,0 +1,288 @@
+package relay
+
+import (
+	"errors"
+	"net"
+	"os"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Sides of a relay.
+const (
+	Client = 0
+	Server = 1
+)
+
+// Options are the timeouts of one relay. Zero means none.
+type Options struct {
+	// Idle is the inactivity timeout of each side (timeout client, timeout server; the
+	// caller passes timeout tunnel for both when it is set). Activity in either direction
+	// counts for both sides, as in HAProxy where a download refreshes the client side.
+	Idle [2]time.Duration
+	// Fin replaces the idle timeout once that side has shut its write (client-fin,
+	// server-fin): a half-closed connection does not linger for the full idle timeout.
+	Fin [2]time.Duration
+}
+
+// Result is what a finished relay reports.
+type Result struct {
+	// Bytes[Client] were read from the client and sent to the server; Bytes[Server] the
+	// reverse (HAProxy's %B is Bytes[Server]).
+	Bytes [2]int64
+	// Cause is HAProxy's first termination letter: '-' both sides closed normally, 'C'/'S'
+	// the client/server aborted (reset, error), 'c'/'s' the client/server side timed out,
+	// or the letter given to Kill.
+	Cause byte
+}
+
+// Relay forwards between a client and a server connection.
+type Relay struct {
+	conn  [2]*net.TCPConn
+	rc    [2]syscall.RawConn
+	opt   Options
+	last  atomic.Int64   // unix nanoseconds of the last transfer, either way
+	fin   [2]atomic.Bool // side shut its write
+	cause atomic.Uint32
+	bytes [2]atomic.Int64
+	ended atomic.Int32
+	done  func(Result)
+}
+
+var sideLetter = [2]byte{'C', 'S'}
+
+// Start relays between client and server in two new goroutines and calls done once, from
+// one of them, after both directions ended and both connections were closed.
+func Start(client, server *net.TCPConn, opt Options, done func(Result)) (*Relay, error) {
+	r := &Relay{conn: [2]*net.TCPConn{client, server}, opt: opt, done: done}
+	for i, c := range r.conn {
+		rc, err := c.SyscallConn()
+		if err != nil {
+			return nil, err
+		}
+		r.rc[i] = rc
+	}
+	now := time.Now()
+	r.last.Store(now.UnixNano())
+	for i, c := range r.conn {
+		if d := opt.Idle[i]; d > 0 {
+			c.SetDeadline(now.Add(d))
+		}
+	}
+	go r.pump(Client)
+	go r.pump(Server)
+	return r, nil
+}
+
+// Kill ends the relay at once with the given cause letter (for example 'K' for an
+// administrative kill, 'D' for on-marked-down shutdown-sessions). The first cause wins.
+func (r *Relay) Kill(cause byte) {
+	r.setCause(cause)
+	r.conn[Client].Close()
+	r.conn[Server].Close()
+}
+
+// Bytes returns the bytes relayed so far per direction.
+func (r *Relay) Bytes() (fromClient, fromServer int64) {
+	return r.bytes[Client].Load(), r.bytes[Server].Load()
+}
+
+func (r *Relay) setCause(c byte) {
+	r.cause.CompareAndSwap(0, uint32(c))
+}
+
+// abort ends both directions after an error.
+func (r *Relay) abort(cause byte) {
+	r.setCause(cause)
+	r.conn[Client].Close()
+	r.conn[Server].Close()
+}
+
+func (r *Relay) finish() {
+	if r.ended.Add(1) != 2 {
+		return
+	}
+	r.conn[Client].Close()
+	r.conn[Server].Close()
+	c := byte(r.cause.Load())
+	if c == 0 {
+		c = '-'
+	}
+	if r.done != nil {
+		r.done(Result{Bytes: [2]int64{r.bytes[0].Load(), r.bytes[1].Load()}, Cause: c})
+	}
+}
+
+// idle is the current inactivity limit for waiting on side i: its idle timeout, shortened
+// by a fin timeout once either side shut its write.
+func (r *Relay) idle(i int) (time.Duration, byte) {
+	d, who := r.opt.Idle[i], sideLetter[i]|0x20
+	for s := 0; s < 2; s++ {
+		if f := r.opt.Fin[s]; f > 0 && r.fin[s].Load() && (d == 0 || f < d) {
+			d, who = f, sideLetter[s]|0x20
+		}
+	}
+	return d, who
+}
+
+// expired decides, after a deadline fired while waiting on side i, whether the connection
+// really was idle that long; if not it re-arms the deadline from the last activity.
+func (r *Relay) expired(i int, write bool) (bool, byte) {
+	d, who := r.idle(i)
+	if d <= 0 {
+		// The limit went away (cannot happen today): wait without deadline.
+		r.setDeadline(i, write, time.Time{})
+		return false, 0
+	}
+	next := time.Unix(0, r.last.Load()).Add(d)
+	if time.Until(next) > 0 {
+		r.setDeadline(i, write, next)
+		return false, 0
+	}
+	return true, who
+}
+
+func (r *Relay) setDeadline(i int, write bool, t time.Time) {
+	if write {
+		r.conn[i].SetWriteDeadline(t)
+	} else {
+		r.conn[i].SetReadDeadline(t)
+	}
+}
+
+// pump moves bytes from side src to the other side until src ends or an error.
+func (r *Relay) pump(src int) {
+	defer r.finish()
+	dst := 1 - src
+	var (
+		pp     *pipe
+		inPipe int
+		n      int
+		rerr   error
+		eof    bool
+		werr   error
+	)
+	fill := func(fd uintptr) bool {
+		if pp == nil {
+			var err error
+			if pp, err = pool.get(); err != nil {
+				rerr = err
+				return true
+			}
+		}
+		for {
+			m, err := unix.Splice(int(fd), nil, pp.w, nil, 1<<20, unix.SPLICE_F_NONBLOCK|unix.SPLICE_F_MOVE)
+			switch {
+			case err == unix.EINTR:
+				continue
+			case err == unix.EAGAIN:
+				if inPipe == 0 {
+					// Nothing there: give the pipe back before parking, so an idle
+					// connection holds none.
+					pool.put(pp)
+					pp = nil
+				}
+				return false
+			case err != nil:
+				rerr = err
+			case m == 0:
+				eof = true
+			default:
+				n = int(m)
+				inPipe += n
+			}
+			return true
+		}
+	}
+	drain := func(fd uintptr) bool {
+		for inPipe > 0 {
+			m, err := unix.Splice(pp.r, nil, int(fd), nil, inPipe, unix.SPLICE_F_NONBLOCK|unix.SPLICE_F_MOVE)
+			switch {
+			case err == unix.EINTR:
+				continue
+			case err == unix.EAGAIN:
+				return false
+			case err != nil:
+				werr = err
+				return true
+			}
+			inPipe -= int(m)
+		}
+		return true
+	}
+	for {
+		n, rerr, eof = 0, nil, false
+		err := r.rc[src].Read(fill)
+		if err != nil {
+			if pp != nil {
+				if inPipe == 0 {
+					pool.put(pp)
+				} else {
+					pp.close()
+				}
+				pp = nil
+			}
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				if exp, who := r.expired(src, false); exp {
+					r.abort(who)
+					return
+				}
+				continue
+			}
+			// Closed by Kill/abort: the cause is already set.
+			r.abort(sideLetter[src])
+			return
+		}
+		if rerr != nil {
+			if pp != nil {
+				pp.close()
+				pp = nil
+			}
+			r.abort(sideLetter[src])
+			return
+		}
+		if eof {
+			if pp != nil {
+				pool.put(pp)
+				pp = nil
+			}
+			r.fin[src].Store(true)
+			// Half-close: pass the FIN on, keep the other direction running.
+			r.conn[dst].CloseWrite()
+			if f := r.opt.Fin[src]; f > 0 {
+				// Wake the other direction so that it applies the shorter limit.
+				r.conn[dst].SetReadDeadline(time.Now().Add(f))
+			}
+			return
+		}
+		r.last.Store(time.Now().UnixNano())
+		r.bytes[src].Add(int64(n))
+		for inPipe > 0 {
+			werr = nil
+			err := r.rc[dst].Write(drain)
+			if err == nil && werr == nil {
+				continue
+			}
+			if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+				if exp, who := r.expired(dst, true); !exp {
+					continue
+				} else {
+					pp.close()
+					pp = nil
+					inPipe = 0
+					r.abort(who)
+					return
+				}
+			}
+			pp.close()
+			pp = nil
+			inPipe = 0
+			r.abort(sideLetter[dst])
+			return
+		}
+		r.last.Store(time.Now().UnixNano())
+	}
+}

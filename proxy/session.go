@@ -1,0 +1,468 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+	"runtime/debug"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
+
+	"appl/proxy/accesslog"
+	"appl/proxy/acl"
+	"appl/proxy/config"
+	"appl/proxy/proxyproto"
+	"appl/proxy/relay"
+)
+
+// session is one proxied connection.
+type session struct {
+	p        *Proxy
+	fe       *frontend
+	be       *backend
+	srv      *server
+	gl, fl   *limiter
+	client   *net.TCPConn
+	src, dst netip.AddrPort
+	accept   time.Time
+	tw, tc   time.Duration
+	retries  int
+	redisp   bool
+	relay    atomic.Pointer[relay.Relay]
+	term     [2]byte
+	bytesIn  int64
+	bytesOut int64
+
+	// intrusive lists: all sessions (Shutdown) and the server's (shutdown-sessions)
+	gprev, gnext *session
+	sprev, snext *session
+}
+
+type sessList struct{ head *session }
+
+func (l *sessList) addG(s *session) {
+	s.gnext = l.head
+	if l.head != nil {
+		l.head.gprev = s
+	}
+	l.head = s
+}
+
+func (l *sessList) delG(s *session) {
+	if s.gprev != nil {
+		s.gprev.gnext = s.gnext
+	} else if l.head == s {
+		l.head = s.gnext
+	}
+	if s.gnext != nil {
+		s.gnext.gprev = s.gprev
+	}
+	s.gprev, s.gnext = nil, nil
+}
+
+func (l *sessList) addS(s *session) {
+	s.snext = l.head
+	if l.head != nil {
+		l.head.sprev = s
+	}
+	l.head = s
+}
+
+func (l *sessList) delS(s *session) {
+	if s.sprev != nil {
+		s.sprev.snext = s.snext
+	} else if l.head == s {
+		l.head = s.snext
+	}
+	if s.snext != nil {
+		s.snext.sprev = s.sprev
+	}
+	s.sprev, s.snext = nil, nil
+}
+
+func (s *server) killSessions(cause byte) int {
+	s.sessMu.Lock()
+	var rs []*relay.Relay
+	for x := s.sess.head; x != nil; x = x.snext {
+		if r := x.relay.Load(); r != nil {
+			rs = append(rs, r)
+		}
+	}
+	s.sessMu.Unlock()
+	for _, r := range rs {
+		r.Kill(cause)
+	}
+	return len(rs)
+}
+
+func (p *Proxy) killAll(cause byte) int {
+	p.sessMu.Lock()
+	var rs []*relay.Relay
+	var cs []*net.TCPConn
+	for x := p.sessions.head; x != nil; x = x.gnext {
+		if r := x.relay.Load(); r != nil {
+			rs = append(rs, r)
+		} else {
+			cs = append(cs, x.client)
+		}
+	}
+	p.sessMu.Unlock()
+	for _, r := range rs {
+		r.Kill(cause)
+	}
+	for _, c := range cs {
+		c.Close()
+	}
+	return len(rs) + len(cs)
+}
+
+// serve takes an accepted connection through the whole path up to the relay.
+func (p *Proxy) serve(c *net.TCPConn, fe *frontend, b *config.Bind, gl, fl *limiter) {
+	s := &session{p: p, fe: fe, client: c, gl: gl, fl: fl, accept: time.Now(), tw: -1, tc: -1, term: [2]byte{'-', '-'}}
+	fe.cur.Add(1)
+	fe.total.Add(1)
+	p.sessMu.Lock()
+	p.sessions.addG(s)
+	p.sessMu.Unlock()
+	handedOff := false
+	defer func() {
+		if r := recover(); r != nil {
+			p.panics.Add(1)
+			p.log.Error("panic in connection handling (recovered)", zap.String("frontend", fe.name), zap.Any("panic", r), zap.ByteString("stack", debug.Stack()))
+			s.term = [2]byte{'P', 'D'}
+			if handedOff {
+				return
+			}
+		}
+		if !handedOff {
+			c.Close()
+			if s.srv != nil {
+				s.be.release(s.srv)
+				s.srv = nil
+			}
+			s.end()
+		}
+	}()
+	if h := p.testHook.Load(); h != nil {
+		(*h)()
+	}
+	s.src = addrPort(c.RemoteAddr())
+	// With a transparent bind, the local address of the accepted socket is the client's
+	// original destination (TPROXY); otherwise it is our own address. Either way it is
+	// what dst fetches see.
+	s.dst = addrPort(c.LocalAddr())
+	if b.AcceptProxy {
+		to := fe.cfg.Timeouts.Client
+		if to <= 0 {
+			to = p.opts.AcceptProxyTimeout
+		}
+		c.SetReadDeadline(time.Now().Add(to))
+		h, err := proxyproto.ReadConn(c)
+		if err != nil {
+			fe.proxyE.Add(1)
+			s.term = [2]byte{'P', 'R'}
+			if isTimeout(err) {
+				s.term = [2]byte{'c', 'R'}
+			}
+			p.log.Debug("refused connection: bad PROXY header", zap.String("frontend", fe.name), zap.Stringer("client", s.src), zap.Error(err))
+			return
+		}
+		c.SetReadDeadline(time.Time{})
+		if h.Proxied() && h.Src.IsValid() {
+			s.src, s.dst = h.Src, h.Dst
+		}
+	}
+	txn := &acl.Txn{Src: s.src, Dst: s.dst, FrontendName: fe.name}
+	be := fe.chooseBackend(txn)
+	if be == nil {
+		fe.noBE.Add(1)
+		s.term = [2]byte{'P', 'R'}
+		return
+	}
+	s.be = be
+	be.cur.Add(1)
+	be.total.Add(1)
+	key := uint64(0)
+	if be.cfg.Balance.Algo == "source" {
+		key = balanceKey(s.src)
+	}
+	to := be.cfg.Timeouts
+	qto := to.Queue
+	if qto <= 0 {
+		qto = to.Connect // HAProxy: timeout queue defaults to timeout connect
+	}
+	srv, tw, err := be.acquire(key, nil, qto, p.quit)
+	s.tw = tw
+	if err != nil {
+		s.term = [2]byte{'s', 'Q'}
+		switch err {
+		case errNoServer:
+			s.term = [2]byte{'S', 'C'}
+		case errQueueFull:
+			s.term = [2]byte{'P', 'Q'}
+		}
+		return
+	}
+	s.srv = srv
+	sc, err := s.connect(key)
+	if err != nil {
+		be.connErrors.Add(1)
+		return
+	}
+	s.srv.sessMu.Lock()
+	s.srv.sess.addS(s)
+	s.srv.sessMu.Unlock()
+
+	opt := relay.Options{
+		Idle: [2]time.Duration{fe.cfg.Timeouts.Client, to.Server},
+		Fin:  [2]time.Duration{fe.cfg.Timeouts.ClientFin, to.ServerFin},
+	}
+	if t := to.Tunnel; t > 0 {
+		opt.Idle = [2]time.Duration{t, t}
+	} else if t := fe.cfg.Timeouts.Tunnel; t > 0 {
+		opt.Idle = [2]time.Duration{t, t}
+	}
+	s.term = [2]byte{'-', '-'}
+	r, err := relay.Start(c, sc, opt, s.relayDone)
+	if err != nil {
+		sc.Close()
+		s.srv.sessMu.Lock()
+		s.srv.sess.delS(s)
+		s.srv.sessMu.Unlock()
+		return
+	}
+	s.relay.Store(r)
+	handedOff = true
+}
+
+// relayDone runs in a relay goroutine once both directions ended.
+func (s *session) relayDone(r relay.Result) {
+	defer func() {
+		if v := recover(); v != nil {
+			s.p.panics.Add(1)
+			s.p.log.Error("panic after relay (recovered)", zap.Any("panic", v), zap.ByteString("stack", debug.Stack()))
+		}
+	}()
+	s.bytesIn, s.bytesOut = r.Bytes[relay.Client], r.Bytes[relay.Server]
+	s.term = [2]byte{r.Cause, 'D'}
+	if r.Cause == '-' {
+		s.term[1] = '-'
+	}
+	s.fe.bytesI.Add(s.bytesIn)
+	s.fe.bytesO.Add(s.bytesOut)
+	s.srv.sessMu.Lock()
+	s.srv.sess.delS(s)
+	s.srv.sessMu.Unlock()
+	s.be.release(s.srv)
+	s.end()
+}
+
+// end logs and releases the frontend and process slots.
+func (s *session) end() {
+	p := s.p
+	p.sessMu.Lock()
+	p.sessions.delG(s)
+	p.sessMu.Unlock()
+	s.log()
+	if s.be != nil {
+		s.be.cur.Add(-1)
+	}
+	s.fe.cur.Add(-1)
+	s.fl.release()
+	s.gl.release()
+	if p.actconn.Add(-1) == 0 {
+		select {
+		case p.drained <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (s *session) log() {
+	fe := s.fe
+	if len(fe.sinks) == 0 {
+		return
+	}
+	if fe.cfg.Log.DontLogNull && s.bytesIn == 0 && s.bytesOut == 0 {
+		return
+	}
+	e := accesslog.Entry{
+		Client: s.src, Accept: s.accept, Frontend: fe.name, Backend: "<NOSRV>", Server: "<NOSRV>",
+		Tw: s.tw, Tc: s.tc, Tt: time.Since(s.accept), Bytes: s.bytesOut, Term: s.term,
+		ActConn: int(s.p.actconn.Load()), FeConn: int(fe.cur.Load()),
+		Retries: s.retries, Redisp: s.redisp,
+	}
+	if s.be != nil {
+		e.Backend = s.be.name
+		e.BeConn = int(s.be.cur.Load())
+		e.BeQueue = s.be.queueLen()
+	}
+	if s.srv != nil {
+		e.Server = s.srv.name
+		e.SrvConn = int(s.srv.cur.Load())
+	}
+	line := accesslog.AppendTCPLog(make([]byte, 0, 160), &e)
+	now := time.Now()
+	for _, sk := range fe.sinks {
+		sk.Send(accesslog.Info, now, line)
+	}
+}
+
+// connect dials the server with retries; with redispatch the last retry goes to another
+// server. It sends the PROXY header when the server asks for one.
+func (s *session) connect(key uint64) (*net.TCPConn, error) {
+	be := s.be
+	to := be.cfg.Timeouts
+	retries := be.cfg.Retries
+	if retries < 0 {
+		retries = 0
+	}
+	start := time.Now()
+	var lastErr error
+	for attempt := 0; ; attempt++ {
+		sc, err := s.dialOnce(to.Connect)
+		if err == nil {
+			s.tc = time.Since(start)
+			if err := s.sendProxy(sc); err != nil {
+				sc.Close()
+				s.term = [2]byte{'S', 'C'}
+				return nil, err
+			}
+			return sc, nil
+		}
+		lastErr = err
+		if attempt >= retries {
+			break
+		}
+		s.retries++
+		// HAProxy waits min(timeout connect, 1s) before retrying an immediate failure.
+		if !isTimeout(err) {
+			wait := time.Second
+			if to.Connect > 0 && to.Connect < wait {
+				wait = to.Connect
+			}
+			select {
+			case <-time.After(wait):
+			case <-s.p.quit:
+				attempt = retries
+			}
+		}
+		if be.cfg.Redispatch && attempt+1 == retries {
+			old := s.srv
+			be.release(old)
+			s.srv = nil
+			ns, _, err := be.acquire(key, old, to.Connect, s.p.quit)
+			if err != nil {
+				lastErr = err
+				break
+			}
+			s.srv = ns
+			s.redisp = ns != old
+		}
+	}
+	s.term = [2]byte{'S', 'C'}
+	if isTimeout(lastErr) {
+		s.term = [2]byte{'s', 'C'}
+	}
+	s.p.log.Debug("connect to server failed", zap.String("backend", be.name), zap.String("server", serverName(s.srv)), zap.Error(lastErr))
+	return nil, lastErr
+}
+
+func serverName(s *server) string {
+	if s == nil {
+		return "<NOSRV>"
+	}
+	return s.name
+}
+
+func (s *session) dialOnce(timeout time.Duration) (*net.TCPConn, error) {
+	if s.srv == nil {
+		return nil, errNoServer
+	}
+	addr, err := s.srv.addrFor(s.dst)
+	if err != nil {
+		return nil, err
+	}
+	d := net.Dialer{Timeout: timeout, KeepAlive: -1}
+	if src := s.srv.spec.Load().source; src != nil {
+		local := net.TCPAddr{}
+		transparent := false
+		switch src.UseSrc {
+		case "clientip":
+			local.IP, transparent = s.src.Addr().AsSlice(), true
+		case "client":
+			local.IP, local.Port, transparent = s.src.Addr().AsSlice(), int(s.src.Port()), true
+		case "":
+			if !src.Addr.IsUnspecified() {
+				local.IP = src.Addr.AsSlice()
+			}
+			local.Port = int(src.Port)
+		default:
+			a, _ := netip.ParseAddr(src.UseSrc)
+			local.IP, transparent = a.AsSlice(), true
+		}
+		if local.IP != nil || local.Port != 0 {
+			d.LocalAddr = &local
+		}
+		if transparent {
+			d.Control = func(_, _ string, c syscall.RawConn) error {
+				var serr error
+				err := c.Control(func(fd uintptr) {
+					// Bind to the client's address, which is not ours: IP_TRANSPARENT,
+					// and the kernel's TPROXY routing returns the replies to us.
+					if e := unix.SetsockoptInt(int(fd), unix.SOL_IP, unix.IP_TRANSPARENT, 1); e != nil {
+						serr = os.NewSyscallError("setsockopt IP_TRANSPARENT", e)
+					}
+					unix.SetsockoptInt(int(fd), unix.SOL_IPV6, unix.IPV6_TRANSPARENT, 1)
+				})
+				if err != nil {
+					return err
+				}
+				return serr
+			}
+		}
+	}
+	c, err := d.DialContext(context.Background(), "tcp", addr.String())
+	if err != nil {
+		return nil, err
+	}
+	return c.(*net.TCPConn), nil
+}
+
+func (s *session) sendProxy(sc *net.TCPConn) error {
+	sp := s.srv.spec.Load().cfg
+	var hdr []byte
+	var err error
+	switch {
+	case sp.SendProxyV2:
+		hdr, err = proxyproto.AppendV2(nil, s.src, s.dst)
+	case sp.SendProxy:
+		hdr = proxyproto.AppendV1(nil, s.src, s.dst)
+	default:
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	_, err = sc.Write(hdr)
+	return err
+}
+
+func addrPort(a net.Addr) netip.AddrPort {
+	if t, ok := a.(*net.TCPAddr); ok {
+		ap := t.AddrPort()
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	}
+	return netip.AddrPort{}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+}
