@@ -10,6 +10,7 @@ import (
 	"appl/internal/cfgfile"
 	"appl/netsetup"
 	"appl/proxy/config"
+	"appl/proxy/maps"
 	"appl/sysctl"
 	"appl/vrrp"
 )
@@ -35,17 +36,22 @@ var notYet = map[string]string{
 	"node":    "per-node overrides",
 }
 
-// Load reads and decodes a configuration file.
-func Load(path string) (*Config, error) {
+// Load reads and decodes a configuration file with the given map store (nil: its own).
+func Load(path string, store *maps.Store) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	return Decode(path, data)
+	return DecodeWith(path, data, store)
 }
 
-// Decode decodes configuration bytes named path (used for errors and relative files).
-func Decode(path string, data []byte) (*Config, error) {
+// Decode decodes configuration bytes named path (used for errors and relative files)
+// with a map store of its own.
+func Decode(path string, data []byte) (*Config, error) { return DecodeWith(path, data, nil) }
+
+// DecodeWith decodes with the node's map store, so map and pattern files already loaded
+// (and edited at run time) are kept rather than re-read.
+func DecodeWith(path string, data []byte, store *maps.Store) (*Config, error) {
 	f, err := cfgfile.Parse(path, data, cfgfile.Options{})
 	if err != nil {
 		return nil, err
@@ -66,7 +72,7 @@ func Decode(path string, data []byte) (*Config, error) {
 	for _, n := range f.Notes {
 		c.Warnings = append(c.Warnings, fmt.Sprintf("%s: %s", n.Pos, joinWords(n.Words)))
 	}
-	c.Proxy, err = config.Decode(f, config.Options{BaseDir: filepath.Dir(path)})
+	c.Proxy, err = config.Decode(f, config.Options{BaseDir: filepath.Dir(path), Maps: store})
 	collect(err)
 	if c.Proxy != nil {
 		for _, w := range c.Proxy.Warnings {

@@ -53,7 +53,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 func configCheck(path string, stdout, stderr io.Writer) int {
-	cfg, err := appliance.Load(path)
+	cfg, err := appliance.Load(path, nil)
 	if err != nil {
 		if es := cfgfile.AsErrors(err); es != nil {
 			for _, e := range es {

@@ -17,6 +17,7 @@ import (
 
 	"appl/appliance"
 	"appl/internal/cfgfile"
+	"appl/proxy/maps"
 )
 
 //go:embed default.cfg
@@ -59,7 +60,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	} else {
 		path = "(embedded default)"
 	}
-	cfg, err := appliance.Decode(path, data)
+	// One map store for the process: runtime map edits survive reloads.
+	store := maps.NewStore()
+	cfg, err := appliance.DecodeWith(path, data, store)
 	if err != nil {
 		printErrors(stderr, err)
 		if *check {
@@ -102,7 +105,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		for sig := range sigs {
 			switch sig {
 			case syscall.SIGHUP:
-				reload(node, *file, log)
+				reload(node, *file, store, log)
 			default:
 				log.Info("stopping", zap.String("signal", sig.String()))
 				cancel()
@@ -117,12 +120,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 // reload re-reads the file; an invalid file is refused and the running one keeps serving.
-func reload(node *appliance.Node, path string, log *zap.Logger) {
+func reload(node *appliance.Node, path string, store *maps.Store, log *zap.Logger) {
 	if path == "" {
 		log.Warn("reload ignored: running the embedded default configuration")
 		return
 	}
-	cfg, err := appliance.Load(path)
+	cfg, err := appliance.Load(path, store)
 	if err == nil {
 		for _, w := range cfg.Warnings {
 			log.Warn(w)

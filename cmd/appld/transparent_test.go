@@ -51,6 +51,8 @@ func TestTransparentProxyThroughAppld(t *testing.T) {
     log stdout local0
 defaults
     mode tcp
+    log global
+    option tcplog
     timeout connect 2s
     timeout client 10s
     timeout server 10s

@@ -10,6 +10,7 @@ import (
 
 	"appl/internal/cfgfile"
 	"appl/proxy/acl"
+	"appl/proxy/maps"
 )
 
 // Options tune decoding.
@@ -19,6 +20,9 @@ type Options struct {
 	BaseDir string
 	// Lookup resolves ${VAR} when Load parses the file; nil means os.LookupEnv.
 	Lookup func(string) (string, bool)
+	// Maps is the node's map and pattern-file store, shared with the runtime API and
+	// kept across reloads so runtime edits survive; nil gives each decode its own.
+	Maps *maps.Store
 }
 
 // Load parses and decodes a configuration file.
@@ -244,6 +248,7 @@ func (d *decoder) finish() {
 func (d *decoder) aclOptions() acl.Options {
 	return acl.Options{
 		BaseDir: d.opt.BaseDir,
+		Maps:    d.opt.Maps,
 		Known: func(kind, name string) bool {
 			switch kind {
 			case "backend":

@@ -26,6 +26,9 @@ type Options struct {
 	// Fin replaces the idle timeout once that side has shut its write (client-fin,
 	// server-fin): a half-closed connection does not linger for the full idle timeout.
 	Fin [2]time.Duration
+	// ParkAfter is how long a direction waits for data in its own goroutine before it
+	// parks in the shared epoll set (see park.go); 0 is DefaultParkAfter, negative never.
+	ParkAfter time.Duration
 }
 
 // Result is what a finished relay reports.
@@ -50,6 +53,10 @@ type Relay struct {
 	bytes [2]atomic.Int64
 	ended atomic.Int32
 	done  func(Result)
+
+	parked [2]atomic.Bool
+	parkID [2]uint64
+	timer  [2]*time.Timer
 }
 
 var sideLetter = [2]byte{'C', 'S'}
@@ -57,6 +64,9 @@ var sideLetter = [2]byte{'C', 'S'}
 // Start relays between client and server in two new goroutines and calls done once, from
 // one of them, after both directions ended and both connections were closed.
 func Start(client, server *net.TCPConn, opt Options, done func(Result)) (*Relay, error) {
+	if opt.ParkAfter == 0 {
+		opt.ParkAfter = DefaultParkAfter
+	}
 	r := &Relay{conn: [2]*net.TCPConn{client, server}, opt: opt, done: done}
 	for i, c := range r.conn {
 		rc, err := c.SyscallConn()
@@ -69,20 +79,34 @@ func Start(client, server *net.TCPConn, opt Options, done func(Result)) (*Relay,
 	r.last.Store(now.UnixNano())
 	for i, c := range r.conn {
 		if d := opt.Idle[i]; d > 0 {
-			c.SetDeadline(now.Add(d))
+			c.SetWriteDeadline(now.Add(d))
 		}
 	}
-	go r.pump(Client)
-	go r.pump(Server)
+	go r.run(Client)
+	go r.run(Server)
 	return r, nil
+}
+
+// readLimit is how long a read wait may last before the direction must look at the
+// clock: the idle limit, or the park delay when shorter.
+func (r *Relay) readLimit(i int) time.Duration {
+	d, _ := r.idle(i)
+	if p := r.opt.ParkAfter; p > 0 && (d == 0 || p < d) {
+		d = p
+	}
+	return d
+}
+
+func (r *Relay) run(side int) {
+	if !r.pump(side) {
+		r.finish()
+	}
 }
 
 // Kill ends the relay at once with the given cause letter (for example 'K' for an
 // administrative kill, 'D' for on-marked-down shutdown-sessions). The first cause wins.
 func (r *Relay) Kill(cause byte) {
-	r.setCause(cause)
-	r.conn[Client].Close()
-	r.conn[Server].Close()
+	r.abort(cause)
 }
 
 // Bytes returns the bytes relayed so far per direction.
@@ -99,6 +123,12 @@ func (r *Relay) abort(cause byte) {
 	r.setCause(cause)
 	r.conn[Client].Close()
 	r.conn[Server].Close()
+	// A parked direction has no goroutine to notice the close: end it here.
+	for side := 0; side < 2; side++ {
+		if r.unpark(side, false) {
+			r.finish()
+		}
+	}
 }
 
 func (r *Relay) finish() {
@@ -128,6 +158,46 @@ func (r *Relay) idle(i int) (time.Duration, byte) {
 	return d, who
 }
 
+// armRead sets side i's read deadline for a direction (re)starting: the park delay from
+// now, or the end of the idle limit when sooner (already past: the wait fails at once and
+// expiredRead reports the timeout).
+func (r *Relay) armRead(i int) {
+	var next time.Time
+	if p := r.opt.ParkAfter; p > 0 {
+		next = time.Now().Add(p)
+	}
+	if d, _ := r.idle(i); d > 0 {
+		if end := time.Unix(0, r.last.Load()).Add(d); next.IsZero() || end.Before(next) {
+			next = end
+		}
+	}
+	r.conn[i].SetReadDeadline(next)
+}
+
+// expiredRead decides, after a read deadline fired on side i, whether the side was idle
+// for its limit; if not it re-arms the deadline for the next look at the clock.
+func (r *Relay) expiredRead(i int) (bool, byte) {
+	d, who := r.idle(i)
+	last := time.Unix(0, r.last.Load())
+	if d > 0 && time.Since(last) >= d {
+		return true, who
+	}
+	if lim := r.readLimit(i); lim > 0 {
+		next := last.Add(lim)
+		if time.Until(next) <= 0 {
+			// Only the park delay passed: look again after another one.
+			next = time.Now().Add(lim)
+			if d > 0 && last.Add(d).Before(next) {
+				next = last.Add(d)
+			}
+		}
+		r.conn[i].SetReadDeadline(next)
+	} else {
+		r.conn[i].SetReadDeadline(time.Time{})
+	}
+	return false, 0
+}
+
 // expired decides, after a deadline fired while waiting on side i, whether the connection
 // really was idle that long; if not it re-arms the deadline from the last activity.
 func (r *Relay) expired(i int, write bool) (bool, byte) {
@@ -153,10 +223,11 @@ func (r *Relay) setDeadline(i int, write bool, t time.Time) {
 	}
 }
 
-// pump moves bytes from side src to the other side until src ends or an error.
-func (r *Relay) pump(src int) {
-	defer r.finish()
+// pump moves bytes from side src to the other side until src ends or an error. It
+// returns true when the direction parked (its goroutine ends, the relay goes on).
+func (r *Relay) pump(src int) bool {
 	dst := 1 - src
+	r.armRead(src)
 	var (
 		pp     *pipe
 		inPipe int
@@ -226,15 +297,18 @@ func (r *Relay) pump(src int) {
 				pp = nil
 			}
 			if errors.Is(err, os.ErrDeadlineExceeded) {
-				if exp, who := r.expired(src, false); exp {
+				if exp, who := r.expiredRead(src); exp {
 					r.abort(who)
-					return
+					return false
+				}
+				if r.opt.ParkAfter > 0 && time.Since(time.Unix(0, r.last.Load())) >= r.opt.ParkAfter && r.park(src) {
+					return true
 				}
 				continue
 			}
 			// Closed by Kill/abort: the cause is already set.
 			r.abort(sideLetter[src])
-			return
+			return false
 		}
 		if rerr != nil {
 			if pp != nil {
@@ -242,7 +316,7 @@ func (r *Relay) pump(src int) {
 				pp = nil
 			}
 			r.abort(sideLetter[src])
-			return
+			return false
 		}
 		if eof {
 			if pp != nil {
@@ -255,8 +329,9 @@ func (r *Relay) pump(src int) {
 			if f := r.opt.Fin[src]; f > 0 {
 				// Wake the other direction so that it applies the shorter limit.
 				r.conn[dst].SetReadDeadline(time.Now().Add(f))
+				r.unpark(dst, true)
 			}
-			return
+			return false
 		}
 		r.last.Store(time.Now().UnixNano())
 		r.bytes[src].Add(int64(n))
@@ -274,14 +349,14 @@ func (r *Relay) pump(src int) {
 					pp = nil
 					inPipe = 0
 					r.abort(who)
-					return
+					return false
 				}
 			}
 			pp.close()
 			pp = nil
 			inPipe = 0
 			r.abort(sideLetter[dst])
-			return
+			return false
 		}
 		r.last.Store(time.Now().UnixNano())
 	}
