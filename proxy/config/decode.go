@@ -11,6 +11,8 @@ import (
 	"appl/internal/cfgfile"
 	"appl/proxy/acl"
 	"appl/proxy/maps"
+	// Registers the stick-table fetches (sc_*, src_*, table_*) that ACLs may use.
+	_ "appl/proxy/tcprules"
 )
 
 // Options tune decoding.
