@@ -10,6 +10,7 @@ import (
 
 	"appl/netsetup"
 	"appl/proxy"
+	"appl/proxy/maps"
 	"appl/sysctl"
 	"appl/vrrp"
 )
@@ -18,6 +19,11 @@ import (
 type Options struct {
 	// SkipBootstrap leaves sysctl and network sections unapplied (tests, `--no-bootstrap`).
 	SkipBootstrap bool
+	// Maps is the process's map store (shared with decoding so runtime edits survive
+	// reloads); nil makes one.
+	Maps *maps.Store
+	// Version is shown by `show info`.
+	Version string
 }
 
 // Node is one running appliance: proxy and VRRP speaker from one configuration.
@@ -38,6 +44,9 @@ func NewNode(cfg *Config, log *zap.Logger, opts Options) (*Node, error) {
 	}
 	if log == nil {
 		log = zap.NewNop()
+	}
+	if opts.Maps == nil {
+		opts.Maps = maps.NewStore()
 	}
 	return &Node{log: log, opts: opts, cfg: cfg}, nil
 }
@@ -70,6 +79,9 @@ func (n *Node) Run(ctx context.Context, ready func()) error {
 	n.mu.Lock()
 	n.proxy = p
 	n.mu.Unlock()
+	if rt := n.openStatsSockets(); rt != nil {
+		defer rt.Close()
+	}
 
 	// vrrpDone stays nil (never ready) when the node has no VRRP instances.
 	var vrrpDone chan error

@@ -91,7 +91,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		defer closeAll(ls)
 		log.Info("no -f given: running the embedded default configuration; try: curl -s http://127.0.0.1:8080/")
 	}
-	node, err := appliance.NewNode(cfg, log, appliance.Options{SkipBootstrap: *noBootstrap})
+	node, err := appliance.NewNode(cfg, log, appliance.Options{SkipBootstrap: *noBootstrap, Maps: store, Version: version})
 	if err != nil {
 		log.Error("cannot create node", zap.Error(err))
 		return 1

@@ -1,0 +1,278 @@
+package appliance
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"appl/proxy"
+	"appl/proxy/config"
+	"appl/proxy/maps"
+	"appl/proxy/runtime"
+	"appl/proxy/stick"
+)
+
+// runtimeTarget exposes a running node to the runtime API (stats socket). It reads the
+// proxy's public Status and calls its setters: the runtime package never sees the data
+// plane, and the data plane never sees the socket protocol.
+type runtimeTarget struct {
+	node    *Node
+	store   *maps.Store
+	started time.Time
+}
+
+var errNotYet = errors.New("not supported by appl yet")
+
+func (t *runtimeTarget) proxy() *proxy.Proxy {
+	t.node.mu.Lock()
+	defer t.node.mu.Unlock()
+	return t.node.proxy
+}
+
+func (t *runtimeTarget) cfg() *config.Config { return t.node.Config().Proxy }
+
+func (t *runtimeTarget) Info() []runtime.InfoField {
+	st := t.proxy().Status()
+	g := t.cfg().Global
+	up := time.Since(t.started)
+	return []runtime.InfoField{
+		{Name: "Name", Value: "appl"},
+		{Name: "Version", Value: t.node.opts.Version},
+		{Name: "Release_date", Value: ""},
+		{Name: "Nbthread", Value: strconv.Itoa(max(g.NbThread, 1))},
+		{Name: "Nbproc", Value: "1"},
+		{Name: "Process_num", Value: "1"},
+		{Name: "Pid", Value: strconv.Itoa(os.Getpid())},
+		{Name: "Uptime", Value: fmt.Sprintf("%dd %dh%02dm%02ds", int(up.Hours())/24, int(up.Hours())%24, int(up.Minutes())%60, int(up.Seconds())%60)},
+		{Name: "Uptime_sec", Value: strconv.Itoa(int(up.Seconds()))},
+		{Name: "Maxconn", Value: strconv.Itoa(g.MaxConn)},
+		{Name: "CurrConns", Value: strconv.FormatInt(st.ActConn, 10)},
+		{Name: "Panics", Value: strconv.FormatInt(st.Panics, 10)},
+		{Name: "Node", Value: hostname()},
+	}
+}
+
+func hostname() string {
+	h, _ := os.Hostname()
+	return h
+}
+
+// checkStatusCode maps the proxy's check text to HAProxy's short check_status column.
+func checkStatusCode(s proxy.ServerStatus) string {
+	switch {
+	case s.CheckStatus == "":
+		return ""
+	case strings.Contains(s.CheckStatus, "passed"):
+		return "L4OK"
+	case strings.Contains(s.CheckStatus, "timeout"):
+		return "L4TOUT"
+	case strings.Contains(s.CheckStatus, "Layer7"):
+		return "L7RSP"
+	default:
+		return "L4CON"
+	}
+}
+
+func (t *runtimeTarget) Stats() []runtime.StatRow {
+	st := t.proxy().Status()
+	now := time.Now()
+	var rows []runtime.StatRow
+	for i, fe := range st.Frontends {
+		r := runtime.NewStatRow(fe.Name, "", runtime.TypeFrontend, i+1, 0)
+		r.SetInt(runtime.ColScur, fe.Cur)
+		r.SetInt(runtime.ColSlim, int64(fe.MaxConn))
+		r.SetInt(runtime.ColStot, fe.Total)
+		r.SetInt(runtime.ColBin, fe.BytesIn)
+		r.SetInt(runtime.ColBout, fe.BytesOut)
+		r.SetInt(runtime.ColEreq, fe.ProxyErrors+fe.NoBackend)
+		r.SetStr(runtime.ColStatus, "OPEN")
+		r.SetStr(runtime.ColMode, "tcp")
+		rows = append(rows, r)
+	}
+	for i, be := range st.Backends {
+		iid := len(st.Frontends) + i + 1
+		weight := 0
+		for j, s := range be.Servers {
+			r := runtime.NewStatRow(be.Name, s.Name, runtime.TypeServer, iid, j+1)
+			r.SetInt(runtime.ColQcur, int64(s.Queue))
+			r.SetInt(runtime.ColScur, s.Cur)
+			r.SetInt(runtime.ColStot, s.Total)
+			r.SetStr(runtime.ColStatus, string(s.State))
+			r.SetInt(runtime.ColWeight, int64(s.Weight))
+			if s.Backup {
+				r.SetInt(runtime.ColAct, 0)
+				r.SetInt(runtime.ColBck, 1)
+			} else {
+				r.SetInt(runtime.ColAct, 1)
+				r.SetInt(runtime.ColBck, 0)
+			}
+			if !s.LastChange.IsZero() {
+				r.SetInt(runtime.ColLastchg, int64(now.Sub(s.LastChange).Seconds()))
+			}
+			if code := checkStatusCode(s); code != "" {
+				r.SetStr(runtime.ColCheckStatus, code)
+				r.SetInt(runtime.ColCheckDuration, s.CheckTime.Milliseconds())
+				r.SetStr(runtime.ColCheckDesc, s.CheckStatus)
+				r.SetInt(runtime.ColCheckHealth, int64(s.Health))
+			}
+			r.SetStr(runtime.ColAddr, s.Address)
+			r.SetStr(runtime.ColMode, "tcp")
+			if s.State == proxy.StateUp {
+				weight += s.Weight
+			}
+			rows = append(rows, r)
+		}
+		r := runtime.NewStatRow(be.Name, "", runtime.TypeBackend, iid, 0)
+		r.SetInt(runtime.ColQcur, int64(be.Queue))
+		r.SetInt(runtime.ColScur, be.Cur)
+		r.SetInt(runtime.ColStot, be.Total)
+		r.SetInt(runtime.ColEcon, be.ConnErrors)
+		if be.ActiveUp+be.BackupUp > 0 {
+			r.SetStr(runtime.ColStatus, "UP")
+		} else {
+			r.SetStr(runtime.ColStatus, "DOWN")
+		}
+		r.SetInt(runtime.ColWeight, int64(weight))
+		r.SetInt(runtime.ColAct, int64(be.ActiveUp))
+		r.SetInt(runtime.ColBck, int64(be.BackupUp))
+		r.SetStr(runtime.ColAlgo, be.Algo)
+		r.SetStr(runtime.ColMode, "tcp")
+		rows = append(rows, r)
+	}
+	return rows
+}
+
+func (t *runtimeTarget) ServersState(backend string) ([]runtime.ServerState, error) {
+	st := t.proxy().Status()
+	cfg := t.cfg()
+	var out []runtime.ServerState
+	found := backend == ""
+	for i, be := range st.Backends {
+		if backend != "" && be.Name != backend {
+			continue
+		}
+		found = true
+		bcfg := cfg.Backend(be.Name)
+		for j, s := range be.Servers {
+			ss := runtime.ServerState{BackendID: len(st.Frontends) + i + 1, Backend: be.Name, ServerID: j + 1, Server: s.Name,
+				UWeight: s.Weight, IWeight: s.ConfWeight, FQDN: "-", CheckAddr: "-", AgentAddr: "-"}
+			ss.Addr, ss.Port = splitAddr(s.Address)
+			switch s.State {
+			case proxy.StateUp, proxy.StateDrain:
+				ss.OpState = runtime.OpRunning
+			default:
+				ss.OpState = runtime.OpStopped
+			}
+			switch s.Admin {
+			case proxy.AdminMaint:
+				ss.AdminState = runtime.AdminForcedMaint
+			case proxy.AdminDrain:
+				ss.AdminState = runtime.AdminForcedDrain
+			}
+			if !s.LastChange.IsZero() {
+				ss.LastChange = time.Since(s.LastChange)
+			}
+			ss.CheckHealth = s.Health
+			if bcfg != nil && j < len(bcfg.Servers) {
+				ss.CheckPort = bcfg.Servers[j].CheckPort
+			}
+			out = append(out, ss)
+		}
+	}
+	if !found {
+		return nil, runtime.ErrNoBackend
+	}
+	return out, nil
+}
+
+func splitAddr(a string) (string, int) {
+	i := strings.LastIndexByte(a, ':')
+	if i < 0 {
+		return a, 0
+	}
+	p, _ := strconv.Atoi(a[i+1:])
+	return strings.Trim(a[:i], "[]"), p
+}
+
+// serverError turns the proxy's lookup errors into HAProxy's answers.
+func (t *runtimeTarget) serverError(backend, server string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if t.cfg().Backend(backend) == nil {
+		return runtime.ErrNoBackend
+	}
+	if strings.Contains(err.Error(), "no such server") {
+		return runtime.ErrNoServer
+	}
+	return err
+}
+
+func (t *runtimeTarget) SetServerState(backend, server string, st runtime.AdminState) error {
+	var a proxy.AdminState
+	switch st {
+	case runtime.StateReady:
+		a = proxy.AdminReady
+	case runtime.StateDrain:
+		a = proxy.AdminDrain
+	case runtime.StateMaint:
+		a = proxy.AdminMaint
+	default:
+		return fmt.Errorf("unknown state %v", st)
+	}
+	return t.serverError(backend, server, t.proxy().SetServerState(backend, server, a))
+}
+
+func (t *runtimeTarget) SetServerWeight(backend, server string, w int) error {
+	if w < 0 || w > 256 {
+		return runtime.ErrOutOfRange
+	}
+	return t.serverError(backend, server, t.proxy().SetServerWeight(backend, server, w))
+}
+
+func (t *runtimeTarget) EnableFrontend(name string) error            { return errNotYet }
+func (t *runtimeTarget) DisableFrontend(name string) error           { return errNotYet }
+func (t *runtimeTarget) SetFrontendMaxConn(name string, n int) error { return errNotYet }
+func (t *runtimeTarget) SetGlobalMaxConn(n int) error                { return errNotYet }
+func (t *runtimeTarget) Sessions() []runtime.Session                 { return nil }
+func (t *runtimeTarget) ShutdownSession(id uint64) error             { return errNotYet }
+func (t *runtimeTarget) Tables() []*stick.Table                      { return nil }
+func (t *runtimeTarget) Maps() runtime.MapStore                      { return t.store }
+
+// openStatsSockets serves the runtime API on every `stats socket` of the global section.
+// A socket that cannot be opened is logged and skipped: the node keeps running what it can.
+func (n *Node) openStatsSockets() *runtime.Server {
+	socks := n.cfg.Proxy.Global.StatsSockets
+	if len(socks) == 0 {
+		return nil
+	}
+	srv := runtime.NewServer(&runtimeTarget{node: n, store: n.opts.Maps, started: time.Now()}, n.log.Named("runtime"))
+	for _, s := range socks {
+		mode := os.FileMode(s.Mode)
+		if mode == 0 {
+			mode = 0o600
+		}
+		level := runtime.DefaultLevel
+		if s.Level != "" {
+			l, err := runtime.ParseLevel(s.Level)
+			if err != nil {
+				n.log.Error("stats socket", zap.String("addr", s.Address), zap.Error(err))
+				continue
+			}
+			level = l
+		}
+		l, err := runtime.Listen(s.Address, mode)
+		if err != nil {
+			n.log.Error("stats socket not opened", zap.String("pos", s.Pos.String()), zap.Error(err))
+			continue
+		}
+		n.log.Info("runtime API listening", zap.String("addr", s.Address), zap.String("level", level.String()))
+		go func() { _ = srv.Serve(l, level) }()
+	}
+	return srv
+}
