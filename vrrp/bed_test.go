@@ -19,6 +19,7 @@ import (
 	"github.com/vishvananda/netns"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+	"golang.org/x/net/ipv4"
 
 	"appl/internal/cfgfile"
 	"appl/internal/testbed"
@@ -73,21 +74,31 @@ func newPairBed(t *testing.T) *pairBed {
 }
 
 // responder answers every UDP datagram on port 7007 with the host's name, so a client
-// polling the VIP sees which node serves it.
+// polling the VIP sees which node serves it. It answers from the address the datagram
+// was sent to, the VIP, as a real service does (TCP always does): the node then
+// resolves the client with the VIP as source, which is what use-vmac must get right.
 func responder(t *testing.T, h *testbed.Host) {
 	c, err := h.ListenPacket("udp4", "0.0.0.0:7007")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
+	pc := ipv4.NewPacketConn(c)
+	if err := pc.SetControlMessage(ipv4.FlagDst, true); err != nil {
+		t.Fatal(err)
+	}
 	go func() {
 		buf := make([]byte, 64)
 		for {
-			_, from, err := c.ReadFrom(buf)
+			_, cm, from, err := pc.ReadFrom(buf)
 			if err != nil {
 				return
 			}
-			_, _ = c.WriteTo([]byte(h.Name), from)
+			var reply *ipv4.ControlMessage
+			if cm != nil {
+				reply = &ipv4.ControlMessage{Src: cm.Dst}
+			}
+			_, _ = pc.WriteTo([]byte(h.Name), reply, from)
 		}
 	}()
 }
@@ -170,6 +181,7 @@ func (p *pairBed) startChild(h *testbed.Host, cfgText string) *testbed.Proc {
 type addrWatch struct {
 	h    *netlink.Handle
 	link netlink.Link
+	name string // when set, the link is looked up on every read (it may be recreated)
 }
 
 func watchAddrs(t *testing.T, h *testbed.Host, ifname string) *addrWatch {
@@ -191,9 +203,34 @@ func watchAddrs(t *testing.T, h *testbed.Host, ifname string) *addrWatch {
 	return &addrWatch{h: nh, link: link}
 }
 
+// watchAddrsByName watches an interface that may not exist yet or may be recreated
+// (a vmac): a missing interface holds no address.
+func watchAddrsByName(t *testing.T, h *testbed.Host, ifname string) *addrWatch {
+	t.Helper()
+	ns, err := netns.GetFromName(h.NS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	nh, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nh.Close)
+	return &addrWatch{h: nh, name: ifname}
+}
+
 // has reports whether ip is on the interface, and its remaining valid lifetime (0 forever).
 func (w *addrWatch) has(ip string) (bool, int) {
-	addrs, err := w.h.AddrList(w.link, netlink.FAMILY_ALL)
+	link := w.link
+	if w.name != "" {
+		l, err := w.h.LinkByName(w.name)
+		if err != nil {
+			return false, 0
+		}
+		link = l
+	}
+	addrs, err := w.h.AddrList(link, netlink.FAMILY_ALL)
 	if err != nil {
 		return false, 0
 	}

@@ -51,6 +51,13 @@ type Instance struct {
 	GARPRepeat  int
 	GARPDelay   time.Duration
 	GARPRefresh time.Duration
+
+	// UseVMAC puts the VIPs on a macvlan carrying the virtual router MAC
+	// (00:00:5e:00:01:VRID, IPv6 00:00:5e:00:02:VRID) named VMACName; adverts are sent
+	// from it unless VMACXmitBase (keepalived use_vmac / vmac_xmit_base).
+	UseVMAC      bool
+	VMACName     string
+	VMACXmitBase bool
 	// VIPLifetime is the kernel valid_lft of the VIPs, refreshed by each advert sent;
 	// 0 means forever (no self-expiry).
 	VIPLifetime time.Duration
@@ -161,7 +168,7 @@ func decodeInstance(s *cfgfile.Section) (*Instance, cfgfile.Errors) {
 		in.Proto, in.Priority, in.Interval, in.Version, in.Preempt = fsm.VRRP, 100, time.Second, 2, true
 	}
 	var errs cfgfile.Errors
-	var intervalLine, authLine *cfgfile.Line
+	var intervalLine, authLine, vmacLine, xmitLine *cfgfile.Line
 	seenID := false
 	head := cfgfile.Line{Pos: s.Pos, Words: []string{s.Kind}}
 	for i := range s.Lines {
@@ -373,8 +380,35 @@ func decodeInstance(s *cfgfile.Section) (*Instance, cfgfile.Errors) {
 				continue
 			}
 			in.VIPLifetime = d
-		case "use-vmac", "state":
-			bad("not supported by appl (keepalived's %s; see docs/vrrp.md)", strings.ReplaceAll(kw, "-", "_"))
+		case "use-vmac":
+			if carp {
+				bad("is not available for carp (carp(4) derives its own MAC from the vhid; expected a vrrp section)")
+				continue
+			}
+			if len(args) > 1 {
+				bad("takes at most one argument (expected `use-vmac [IFNAME]`)")
+				continue
+			}
+			in.UseVMAC = true
+			if len(args) == 1 {
+				if err := checkIfName(args[0]); err != "" {
+					bad("invalid interface name %q: %s", args[0], err)
+					continue
+				}
+				in.VMACName = args[0]
+			}
+			vmacLine = l
+		case "vmac-xmit-base":
+			if carp {
+				bad("is not available for carp (expected a vrrp section with use-vmac)")
+				continue
+			}
+			if len(args) != 0 {
+				bad("takes no argument")
+			}
+			in.VMACXmitBase, xmitLine = true, l
+		case "state":
+			bad("not supported by appl (keepalived's state; see docs/vrrp.md)")
 		default:
 			bad("unknown keyword (expected one of %s)", strings.Join(keywords(carp), ", "))
 		}
@@ -414,6 +448,27 @@ func decodeInstance(s *cfgfile.Section) (*Instance, cfgfile.Errors) {
 			errs = append(errs, authLine.Errorf("authentication exists only in VRRPv2 (expected `version 2` or no auth-pass)"))
 		}
 	}
+	if xmitLine != nil && !in.UseVMAC {
+		errs = append(errs, xmitLine.Errorf("needs use-vmac (expected `use-vmac [IFNAME]` in the same section)"))
+	}
+	if in.UseVMAC {
+		if in.VMACName == "" && seenID {
+			// keepalived's default name; IPv6 instances get their own so an IPv4 and
+			// an IPv6 instance may share a VRID.
+			in.VMACName = fmt.Sprintf("vrrp.%d", in.VRID)
+			if fam6 {
+				in.VMACName = fmt.Sprintf("vrrp6.%d", in.VRID)
+			}
+		}
+		if in.VMACName != "" && in.VMACName == in.Interface {
+			errs = append(errs, vmacLine.Errorf("the macvlan name %q is the instance's own interface (expected another name)", in.VMACName))
+		}
+		if len(in.UnicastPeers) > 0 && !in.VMACXmitBase {
+			// From the macvlan, unicast adverts would need ARP from the virtual MAC with
+			// the base address as sender, teaching the peers a wrong MAC for it.
+			errs = append(errs, vmacLine.Errorf("with unicast-peer needs vmac-xmit-base (as keepalived: unicast adverts must leave from %s)", in.Interface))
+		}
+	}
 	if in.VIPLifetime < 0 {
 		in.VIPLifetime = defaultLifetime(in.AdvertInterval())
 	} else if in.VIPLifetime > 0 && in.VIPLifetime < 2*in.AdvertInterval() {
@@ -440,7 +495,7 @@ func keywords(carp bool) []string {
 	if carp {
 		return append([]string{"vhid", "advbase", "advskew", "pass", "demote"}, common...)
 	}
-	return append([]string{"vrid", "priority", "advert-int", "version", "auth-pass", "v3-checksum-as-v2"}, common...)
+	return append([]string{"vrid", "priority", "advert-int", "version", "auth-pass", "v3-checksum-as-v2", "use-vmac", "vmac-xmit-base"}, common...)
 }
 
 func decodeTrack(l *cfgfile.Line) (Track, bool) {
@@ -561,6 +616,23 @@ func crossCheck(cfg *Config) cfgfile.Errors {
 		}
 		ids[k] = in
 	}
+	vmacs := map[string]*Instance{}
+	for _, in := range cfg.Instances {
+		if in.VMACName == "" {
+			continue
+		}
+		if o := vmacs[in.VMACName]; o != nil {
+			errs = append(errs, (&cfgfile.Line{Pos: in.Pos, Words: []string{"vrrp"}}).Errorf(
+				"%q uses the macvlan name %q already used by %q at %s (expected `use-vmac IFNAME` with another name)", in.Name, in.VMACName, o.Name, o.Pos))
+		}
+		vmacs[in.VMACName] = in
+	}
+	for _, in := range cfg.Instances {
+		if o := vmacs[in.Interface]; o != nil {
+			errs = append(errs, (&cfgfile.Line{Pos: in.Pos, Words: []string{"vrrp"}}).Errorf(
+				"%q runs on interface %q, the macvlan %q creates (expected another use-vmac name)", in.Name, in.Interface, o.Name))
+		}
+	}
 	inGroup := map[string]string{}
 	for _, g := range cfg.Groups {
 		head := cfgfile.Line{Pos: g.Pos, Words: []string{"vrrp-group"}}
@@ -591,6 +663,19 @@ func parseDuration(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("bad duration %q", s)
 	}
 	return d, nil
+}
+
+// checkIfName returns why name cannot be a Linux interface name, or "".
+func checkIfName(name string) string {
+	switch {
+	case len(name) > 15:
+		return "longer than 15 characters"
+	case name == "." || name == "..":
+		return "reserved"
+	case strings.ContainsAny(name, "/: \t\n"):
+		return "contains '/', ':' or a space"
+	}
+	return ""
 }
 
 func parsePrefix(s string) (netip.Prefix, error) {

@@ -117,7 +117,15 @@ func TestDecodeErrors(t *testing.T) {
 		{"vrrp a\n interface eth0\n vrid 1\n address 198.18.0.1\nvrrp a\n interface eth1\n vrid 2\n address 198.18.0.2\n", "already defined at appl.cfg:1"},
 		{"vrrp-group g\n member nope\n", "unknown instance \"nope\""},
 		{"vrrp-group g\n", "has no members"},
-		{"vrrp a\n interface eth0\n vrid 1\n address 198.18.0.1\n use-vmac\n", "not supported by appl (keepalived's use_vmac"},
+		{"vrrp a\n interface eth0\n vrid 1\n address 198.18.0.1\n state MASTER\n", "appl.cfg:5: state: not supported by appl (keepalived's state"},
+		{"carp a\n interface eth0\n vhid 1\n address 198.18.0.1\n use-vmac\n", "appl.cfg:5: use-vmac: is not available for carp"},
+		{"vrrp a\n interface eth0\n vrid 1\n address 198.18.0.1\n use-vmac a b\n", "appl.cfg:5: use-vmac: takes at most one argument"},
+		{"vrrp a\n interface eth0\n vrid 1\n address 198.18.0.1\n use-vmac waytoolonginterfacename\n", "longer than 15 characters"},
+		{"vrrp a\n interface eth0\n vrid 1\n address 198.18.0.1\n use-vmac eth0\n", "appl.cfg:5: use-vmac: the macvlan name \"eth0\" is the instance's own interface"},
+		{"vrrp a\n interface eth0\n vrid 1\n address 198.18.0.1\n vmac-xmit-base\n", "appl.cfg:5: vmac-xmit-base: needs use-vmac"},
+		{"vrrp a\n interface eth0\n vrid 1\n address 198.18.0.1\n use-vmac\n unicast-peer 198.18.0.9\n", "appl.cfg:5: use-vmac: with unicast-peer needs vmac-xmit-base"},
+		{"vrrp a\n interface eth0\n vrid 1\n address 198.18.0.1\n use-vmac\nvrrp b\n interface eth1\n vrid 1\n address 198.18.0.2\n use-vmac\n", "uses the macvlan name \"vrrp.1\" already used by \"a\""},
+		{"vrrp a\n interface eth0\n vrid 1\n address 198.18.0.1\n use-vmac vx\nvrrp b\n interface vx\n vrid 2\n address 198.18.0.2\n", "runs on interface \"vx\", the macvlan \"a\" creates"},
 		{"vrrp a\n interface eth0\n vrid 1\n address 198.18.0.1\n track-check x weight 999\n", "track-check: bad arguments"},
 		{"vrrp a\n interface eth0\n vrid 1\n address 198.18.0.1\n track-script cmd interval\n", "\"interval\" needs a value"},
 		{"vrrp a\n interface eth0\n vrid 1\n address 198.18.0.1\n preempt soon\n", "expected `preempt` or `preempt delay DURATION`"},
@@ -133,6 +141,53 @@ func TestDecodeErrors(t *testing.T) {
 		if err != nil && len(cfgfile.AsErrors(err)) == 0 {
 			t.Errorf("%q: error not positioned: %v", c.src, err)
 		}
+	}
+}
+
+func TestDecodeVMAC(t *testing.T) {
+	cfg, err := decodeString(t, `
+vrrp a
+    interface eth0
+    vrid 51
+    address 198.18.1.100/24
+    use-vmac
+vrrp b
+    interface eth0
+    vrid 51
+    version 3
+    address 2001:db8::1
+    use-vmac
+vrrp c
+    interface eth0
+    vrid 52
+    address 198.18.1.101/24
+    use-vmac vmac52
+    vmac-xmit-base
+    unicast-peer 198.18.1.2
+vrrp d
+    interface eth0
+    vrid 53
+    address 198.18.1.102/24
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		name string
+		use  bool
+		xmit bool
+	}{{"vrrp.51", true, false}, {"vrrp6.51", true, false}, {"vmac52", true, true}, {"", false, false}}
+	for i, w := range want {
+		in := cfg.Instances[i]
+		if in.VMACName != w.name || in.UseVMAC != w.use || in.VMACXmitBase != w.xmit {
+			t.Errorf("%s: vmac %q use %v xmit-base %v, want %+v", in.Name, in.VMACName, in.UseVMAC, in.VMACXmitBase, w)
+		}
+	}
+	if got := vmacAddr(4, 51).String(); got != "00:00:5e:00:01:33" {
+		t.Errorf("IPv4 VRID 51 MAC %s", got)
+	}
+	if got := vmacAddr(6, 255).String(); got != "00:00:5e:00:02:ff" {
+		t.Errorf("IPv6 VRID 255 MAC %s", got)
 	}
 }
 

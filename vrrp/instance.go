@@ -3,6 +3,7 @@ package vrrp
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/netip"
 	"os/exec"
 	"slices"
@@ -20,7 +21,9 @@ type instance struct {
 	cfg      *Instance
 	key      idKey
 	group    *Group
-	sock     *ifSocket
+	sock     *ifSocket // receives (the parent's socket, shared)
+	tx       *ifSocket // sends: sock, or the vmac's send-only socket
+	vmac     *net.Interface
 	src      netip.Addr
 	st       fsm.State
 	params   fsm.Params
@@ -47,7 +50,7 @@ func (s *Speaker) addInstance(c *Instance) (*instance, error) {
 	if err != nil {
 		return nil, fmt.Errorf("vrrp %s: socket on %s: %w", c.Name, c.Interface, err)
 	}
-	in := &instance{cfg: c, sock: sock, key: idKey{ifi.Index, c.Family(), c.Proto, uint8(c.VRID)}}
+	in := &instance{cfg: c, sock: sock, tx: sock, key: idKey{ifi.Index, c.Family(), c.Proto, uint8(c.VRID)}}
 	if o := s.byID[in.key]; o != nil {
 		return nil, fmt.Errorf("vrrp %s: same interface and id as %s", c.Name, o.cfg.Name)
 	}
@@ -58,15 +61,21 @@ func (s *Speaker) addInstance(c *Instance) (*instance, error) {
 	if err != nil {
 		return nil, fmt.Errorf("vrrp %s: %w", c.Name, err)
 	}
+	// A node that crashed may have left its VIPs behind (with no lifetime, or a long
+	// one): clear them before joining so we never answer for an address we do not own.
+	// With a vmac, stale copies may sit on the parent too (a run without use-vmac).
+	s.removeVIPs(in)
+	if c.UseVMAC {
+		if err := s.openVMAC(in); err != nil {
+			return nil, fmt.Errorf("vrrp %s: %w", c.Name, err)
+		}
+	}
 	sock.own[in.src] = true
 	for _, name := range append([]string{c.Interface}, trackNames(c.TrackInterfaces)...) {
 		if _, known := s.links[name]; !known {
 			s.links[name] = s.nio.linkUp(name)
 		}
 	}
-	// A node that crashed may have left its VIPs behind (with no lifetime, or a long
-	// one): clear them before joining so we never answer for an address we do not own.
-	s.removeVIPs(in)
 	in.counter = uint64(time.Now().UnixNano())
 	prio, demote, fault, demoted := s.effective(in)
 	in.params = c.params(prio)
@@ -103,7 +112,7 @@ func (s *Speaker) startInstance(in *instance) {
 func (s *Speaker) effective(in *instance) (prio, demote int, fault, demoted bool) {
 	c := in.cfg
 	prio, demote = c.Priority, c.Demote
-	if !s.links[c.Interface] {
+	if !s.links[c.Interface] || (in.vmac != nil && !s.links[in.vmac.Name]) {
 		fault = true
 	}
 	apply := func(ok bool, w int) {
@@ -347,7 +356,7 @@ func (s *Speaker) send(in *instance, leaving bool) bool {
 				continue
 			}
 		}
-		if err := in.sock.send(in.src, dst, b); err != nil {
+		if err := in.tx.send(in.src, dst, b); err != nil {
 			in.cnt.TxErrors++
 			ok = false
 			if in.cnt.TxErrors == 1 || in.cnt.TxErrors%100 == 0 {

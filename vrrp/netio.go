@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"runtime"
+	"slices"
 	"sync"
 	"syscall"
 
@@ -36,10 +37,12 @@ type netIO struct {
 	arps   map[int]*arp.Client
 	ndps   map[int]*ipv6.PacketConn
 	closed bool
+	// parents holds the sysctls of interfaces carrying vmacs; Run loop only.
+	parents map[string]*parentConf
 }
 
 func openNetIO(s *Speaker) (*netIO, error) {
-	n := &netIO{s: s, done: make(chan struct{}), arps: map[int]*arp.Client{}, ndps: map[int]*ipv6.PacketConn{}}
+	n := &netIO{s: s, done: make(chan struct{}), arps: map[int]*arp.Client{}, ndps: map[int]*ipv6.PacketConn{}, parents: map[string]*parentConf{}}
 	var err error
 	if s.opts.Namespace != "" {
 		n.ns, err = netns.GetFromName(s.opts.Namespace)
@@ -78,8 +81,15 @@ func openNetIO(s *Speaker) (*netIO, error) {
 				if !ok {
 					return
 				}
-				name, up := u.Attrs().Name, isUp(u.Attrs().RawFlags)
-				s.post(n.done, func() { s.linkUpdate(name, up) })
+				// The event only says the link changed: by the time the loop handles
+				// it the link may have changed again (a vmac being created and set up
+				// emits down then up), so the loop reads the current state.
+				name := u.Attrs().Name
+				s.post(n.done, func() {
+					if _, known := s.links[name]; known {
+						s.linkUpdate(name, n.linkUp(name))
+					}
+				})
 			}
 		}
 	}()
@@ -199,10 +209,25 @@ type ifSocket struct {
 	own     map[netip.Addr]bool // our source addresses, to ignore looped-back adverts
 }
 
+// socket returns the receiving socket of an interface and family, opening it once.
 func (n *netIO) socket(ifi *net.Interface, fam int) (*ifSocket, error) {
 	if s := n.s.socks[sockKey{ifi.Index, fam}]; s != nil {
 		return s, nil
 	}
+	sock, err := n.openRaw(ifi, fam, true)
+	if err != nil {
+		return nil, err
+	}
+	n.s.socks[sockKey{ifi.Index, fam}] = sock
+	n.wg.Add(1)
+	go n.receive(sock)
+	return sock, nil
+}
+
+// openRaw opens a protocol-112 socket bound to ifi. A listening socket joins the VRRP
+// group; a send-only one (a vmac's) joins nothing and filters out everything, so a
+// backup's vmac never reports a group membership from the virtual MAC.
+func (n *netIO) openRaw(ifi *net.Interface, fam int, listen bool) (*ifSocket, error) {
 	sock := &ifSocket{ifindex: ifi.Index, ifname: ifi.Name, fam: fam, own: map[netip.Addr]bool{}}
 	err := n.inNS(func() error {
 		network, any := "ip4:112", "0.0.0.0"
@@ -221,16 +246,24 @@ func (n *netIO) socket(ifi *net.Interface, fam int) (*ifSocket, error) {
 		if fam == 4 {
 			r, err := ipv4.NewRawConn(c)
 			if err == nil {
-				err = errors.Join(r.SetMulticastInterface(ifi), r.SetMulticastLoopback(false),
-					r.JoinGroup(ifi, &net.IPAddr{IP: packet.GroupV4.AsSlice()}))
+				err = errors.Join(r.SetMulticastInterface(ifi), r.SetMulticastLoopback(false))
+				if listen {
+					err = errors.Join(err, r.JoinGroup(ifi, &net.IPAddr{IP: packet.GroupV4.AsSlice()}))
+				} else {
+					err = errors.Join(err, r.SetBPF(dropAll))
+				}
 			}
 			sock.r4 = r
 			return err
 		}
 		p := ipv6.NewPacketConn(c)
 		sock.p6 = p
-		return errors.Join(p.SetMulticastInterface(ifi), p.SetMulticastLoopback(false), p.SetMulticastHopLimit(packet.TTL),
-			p.SetHopLimit(packet.TTL), p.JoinGroup(ifi, &net.IPAddr{IP: packet.GroupV6.AsSlice()}),
+		err = errors.Join(p.SetMulticastInterface(ifi), p.SetMulticastLoopback(false), p.SetMulticastHopLimit(packet.TTL),
+			p.SetHopLimit(packet.TTL))
+		if !listen {
+			return errors.Join(err, p.SetBPF(dropAll), setFreebind(c))
+		}
+		return errors.Join(err, p.JoinGroup(ifi, &net.IPAddr{IP: packet.GroupV6.AsSlice()}),
 			p.SetControlMessage(ipv6.FlagHopLimit|ipv6.FlagDst|ipv6.FlagInterface, true))
 	})
 	if err != nil {
@@ -242,13 +275,22 @@ func (n *netIO) socket(ifi *net.Interface, fam int) (*ifSocket, error) {
 	n.mu.Lock()
 	n.socks = append(n.socks, sock)
 	n.mu.Unlock()
-	n.s.socks[sockKey{ifi.Index, fam}] = sock
-	n.wg.Add(1)
-	go n.receive(sock)
 	return sock, nil
 }
 
+// closeSocket closes a send-only socket before the speaker stops (vmac removed).
+func (n *netIO) closeSocket(sock *ifSocket) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.socks = slices.DeleteFunc(n.socks, func(x *ifSocket) bool { return x == sock })
+	sock.c.Close()
+}
+
 func bindToDevice(c net.PacketConn, name string) error {
+	return sockopt(c, func(fd int) error { return unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, name) })
+}
+
+func sockopt(c net.PacketConn, set func(fd int) error) error {
 	sc, ok := c.(syscall.Conn)
 	if !ok {
 		return errors.New("not a syscall.Conn")
@@ -258,9 +300,7 @@ func bindToDevice(c net.PacketConn, name string) error {
 		return err
 	}
 	var serr error
-	if err := rc.Control(func(fd uintptr) {
-		serr = unix.SetsockoptString(int(fd), unix.SOL_SOCKET, unix.SO_BINDTODEVICE, name)
-	}); err != nil {
+	if err := rc.Control(func(fd uintptr) { serr = set(int(fd)) }); err != nil {
 		return err
 	}
 	return serr
@@ -332,11 +372,7 @@ func (s *ifSocket) send(src, dst netip.Addr, b []byte) error {
 // VIPs.
 
 func (s *Speaker) vipLink(in *instance, v VIP) (netlink.Link, error) {
-	name := v.Dev
-	if name == "" {
-		name = in.cfg.Interface
-	}
-	return s.nio.h.LinkByName(name)
+	return s.nio.h.LinkByName(in.vipDev(v))
 }
 
 func vipAddr(in *instance, v VIP) *netlink.Addr {
@@ -384,11 +420,7 @@ func (s *Speaker) removeVIPs(in *instance) {
 func (s *Speaker) announce(in *instance) {
 	n := max(in.cfg.GARPRepeat, 1)
 	for _, v := range in.cfg.Addresses {
-		name := v.Dev
-		if name == "" {
-			name = in.cfg.Interface
-		}
-		ifi, err := s.nio.iface(name)
+		ifi, err := s.nio.iface(in.vipDev(v))
 		if err != nil || len(ifi.HardwareAddr) == 0 {
 			continue
 		}
@@ -440,7 +472,8 @@ func (n *netIO) unsolicitedNA(ifi *net.Interface, ip netip.Addr, src netip.Addr)
 			if err != nil {
 				return err
 			}
-			if err := bindToDevice(pc, ifi.Name); err != nil {
+			// Freebind: on a vmac the source (the parent's link-local) is not local.
+			if err := errors.Join(bindToDevice(pc, ifi.Name), setFreebind(pc)); err != nil {
 				pc.Close()
 				return err
 			}

@@ -39,6 +39,7 @@ type InstanceStatus struct {
 	Name              string
 	Kind              string // "vrrp" or "carp"
 	Interface         string
+	VMAC              string // the macvlan carrying the VIPs (use-vmac), "" without
 	VRID              int
 	State             string
 	Priority          int // configured
@@ -412,7 +413,11 @@ func (s *Speaker) snapshot() {
 		if in.st.MasterAddr.IsValid() {
 			master = in.st.MasterAddr.String()
 		}
-		st = append(st, InstanceStatus{Name: in.cfg.Name, Kind: kindOf(in.cfg), Interface: in.cfg.Interface, VRID: in.cfg.VRID,
+		vmac := ""
+		if in.vmac != nil {
+			vmac = in.vmac.Name
+		}
+		st = append(st, InstanceStatus{Name: in.cfg.Name, Kind: kindOf(in.cfg), Interface: in.cfg.Interface, VMAC: vmac, VRID: in.cfg.VRID,
 			State: in.st.Role.String(), Priority: in.cfg.Priority, EffectivePriority: in.params.Priority, Demote: in.params.Demote,
 			Demoted: in.demoted, Since: in.st.Since, VIPs: vipStrings(in.cfg), Master: master, Counters: in.cnt})
 	}
@@ -434,6 +439,7 @@ func (s *Speaker) shutdownAll() {
 		s.step(in, fsm.Event{Kind: fsm.EvShutdown})
 		// VIPs are removed whatever the state, so nothing outlives the process.
 		s.removeVIPs(in)
+		s.dropVMAC(in)
 	}
 	s.running = false
 }
@@ -443,7 +449,8 @@ func sameIdentity(a, b *Instance) bool {
 	return a.Proto == b.Proto && a.Interface == b.Interface && a.VRID == b.VRID && a.Version == b.Version &&
 		a.AuthPass == b.AuthPass && a.Pass == b.Pass && a.V3ChecksumAsV2 == b.V3ChecksumAsV2 &&
 		slices.Equal(a.Addresses, b.Addresses) && slices.Equal(a.UnicastPeers, b.UnicastPeers) && a.UnicastSrc == b.UnicastSrc &&
-		a.Interval == b.Interval && a.AdvBase == b.AdvBase
+		a.Interval == b.Interval && a.AdvBase == b.AdvBase &&
+		a.UseVMAC == b.UseVMAC && a.VMACName == b.VMACName && a.VMACXmitBase == b.VMACXmitBase
 }
 
 func (s *Speaker) reload(cfg *Config) error {
@@ -491,6 +498,7 @@ func (s *Speaker) reload(cfg *Config) error {
 func (s *Speaker) dropInstance(in *instance) {
 	s.step(in, fsm.Event{Kind: fsm.EvShutdown})
 	s.removeVIPs(in)
+	s.dropVMAC(in)
 	in.stopScripts()
 	delete(s.byID, in.key)
 	s.insts = slices.DeleteFunc(s.insts, func(x *instance) bool { return x == in })
