@@ -1,0 +1,250 @@
+package httpmode
+
+import (
+	"errors"
+	"io"
+	"net"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// deadlineReader reads from a connection under either a fixed deadline (waiting for a
+// head: timeout http-request / http-keep-alive) or an inactivity timeout refreshed as
+// bytes arrive (bodies: timeout client / server). Refreshing costs a timer update, so it
+// is done only once an eighth of the timeout has passed since the last one.
+type deadlineReader struct {
+	conn  net.Conn
+	idle  time.Duration
+	fixed time.Time
+	armed time.Time // deadline last set on the connection
+	dirty bool      // the mode changed, or the deadline was set behind our back
+	n     int64
+	err   error // last read error
+}
+
+func (d *deadlineReader) setFixed(t time.Time) { d.fixed, d.dirty = t, true }
+
+func (d *deadlineReader) setIdle(idle time.Duration) {
+	d.fixed, d.idle, d.dirty = time.Time{}, idle, true
+}
+
+func (d *deadlineReader) arm() {
+	switch {
+	case !d.fixed.IsZero():
+		if d.dirty || !d.armed.Equal(d.fixed) {
+			d.conn.SetReadDeadline(d.fixed)
+			d.armed = d.fixed
+		}
+	case d.idle > 0:
+		dl := time.Now().Add(d.idle)
+		if d.dirty || dl.Sub(d.armed) > d.idle/8 {
+			d.conn.SetReadDeadline(dl)
+			d.armed = dl
+		}
+	case d.dirty || !d.armed.IsZero():
+		d.conn.SetReadDeadline(time.Time{})
+		d.armed = time.Time{}
+	}
+	d.dirty = false
+}
+
+func (d *deadlineReader) Read(p []byte) (int, error) {
+	d.arm()
+	n, err := d.conn.Read(p)
+	d.n += int64(n)
+	if err != nil {
+		d.err = err
+	}
+	return n, err
+}
+
+// deadlineWriter writes with an inactivity timeout and counts bytes.
+type deadlineWriter struct {
+	conn  net.Conn
+	idle  time.Duration
+	armed time.Time
+	dirty bool
+	n     int64
+	err   error // last write error
+}
+
+func (d *deadlineWriter) setIdle(idle time.Duration) { d.idle, d.dirty = idle, true }
+
+func (d *deadlineWriter) arm() {
+	if d.idle > 0 {
+		dl := time.Now().Add(d.idle)
+		if d.dirty || dl.Sub(d.armed) > d.idle/8 {
+			d.conn.SetWriteDeadline(dl)
+			d.armed = dl
+		}
+	} else if d.dirty || !d.armed.IsZero() {
+		d.conn.SetWriteDeadline(time.Time{})
+		d.armed = time.Time{}
+	}
+	d.dirty = false
+}
+
+func (d *deadlineWriter) Write(p []byte) (int, error) {
+	d.arm()
+	n, err := d.conn.Write(p)
+	d.n += int64(n)
+	if err != nil {
+		d.err = err
+	}
+	return n, err
+}
+
+// Chunk bounds of spliced copies: the write deadline is armed per chunk, so a chunk
+// must drain well within the inactivity timeout; its size adapts to the reader's speed.
+const (
+	minSpliceChunk = 16 << 10
+	maxSpliceChunk = 16 << 20
+)
+
+// copyRaw copies n bytes (n < 0: until EOF) from src's connection to dst's connection.
+// Between two *net.TCPConn the kernel splices: copyRaw waits (under src's inactivity
+// timeout) until bytes are readable, then moves exactly what is there, so the spliced
+// copy never blocks on its read side and the write deadline only measures the writer.
+// Other connections are copied through buf with per-operation deadlines. It returns
+// the bytes copied and, when n >= 0, io.ErrUnexpectedEOF if src ended early; the
+// failing side's err field is set.
+func copyRaw(dst *deadlineWriter, src *deadlineReader, n int64, buf []byte) (int64, error) {
+	st, ok1 := src.conn.(*net.TCPConn)
+	_, ok2 := dst.conn.(*net.TCPConn)
+	if !ok1 || !ok2 {
+		return copyUser(dst, src, n, buf)
+	}
+	rc, err := st.SyscallConn()
+	if err != nil {
+		return copyUser(dst, src, n, buf)
+	}
+	src.dirty, dst.dirty = true, true // deadlines are set directly below
+	var total int64
+	chunk := int64(256 << 10)
+	for n < 0 || total < n {
+		// Wait for bytes (or EOF) under the reader's inactivity timeout.
+		src.conn.SetReadDeadline(deadline(time.Now(), src.idle))
+		avail, eof := 0, false
+		var peek [1]byte
+		werr := rc.Read(func(fd uintptr) bool {
+			k, _, e := syscall.Recvfrom(int(fd), peek[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+			if e == syscall.EAGAIN || e == syscall.EWOULDBLOCK {
+				return false
+			}
+			if e != nil || k == 0 {
+				eof = true // EOF, or an error the read below reports
+				return true
+			}
+			v, e := unix.IoctlGetInt(int(fd), unix.SIOCINQ)
+			if e != nil || v <= 0 {
+				v = 1
+			}
+			avail = v
+			return true
+		})
+		if werr != nil {
+			src.err = werr
+			return total, werr
+		}
+		if eof {
+			// Let a plain read report EOF or the error (and any byte that raced in).
+			k, rerr := src.conn.Read(peek[:])
+			if k > 0 {
+				dst.conn.SetWriteDeadline(deadline(time.Now(), dst.idle))
+				if _, e := dst.conn.Write(peek[:k]); e != nil {
+					dst.err = e
+					return total, e
+				}
+				total += int64(k)
+				src.n += int64(k)
+				dst.n += int64(k)
+				continue
+			}
+			if rerr == io.EOF || rerr == nil {
+				if n < 0 {
+					return total, nil
+				}
+				src.err = io.ErrUnexpectedEOF
+				return total, io.ErrUnexpectedEOF
+			}
+			src.err = rerr
+			return total, rerr
+		}
+		c := min(int64(avail), chunk)
+		if n >= 0 {
+			c = min(c, n-total)
+		}
+		start := time.Now()
+		dst.conn.SetWriteDeadline(deadline(start, dst.idle))
+		m, err := io.CopyN(dst.conn, src.conn, c)
+		total += m
+		src.n += m
+		dst.n += m
+		if err != nil {
+			if err == io.EOF {
+				continue // the next wait reports it
+			}
+			if errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET) || isTimeout(err) {
+				dst.err = err
+			} else {
+				src.err = err
+			}
+			return total, err
+		}
+		// A chunk that drained in under a 64th of the timeout doubles the next; one
+		// that took a quarter halves it.
+		el := time.Since(start)
+		lim := nonZero(dst.idle)
+		switch {
+		case el < lim/64 && chunk < maxSpliceChunk:
+			chunk *= 2
+		case el > lim/4 && chunk > minSpliceChunk:
+			chunk /= 2
+		}
+	}
+	return total, nil
+}
+
+// copyUser is copyRaw through a buffer, for connections that cannot splice.
+func copyUser(dst *deadlineWriter, src *deadlineReader, n int64, buf []byte) (int64, error) {
+	var total int64
+	for n < 0 || total < n {
+		p := buf
+		if n >= 0 && int64(len(p)) > n-total {
+			p = p[:n-total]
+		}
+		k, err := src.Read(p)
+		if k > 0 {
+			if _, werr := dst.Write(p[:k]); werr != nil {
+				return total, werr
+			}
+			total += int64(k)
+		}
+		if err == io.EOF {
+			if n < 0 {
+				return total, nil
+			}
+			src.err = io.ErrUnexpectedEOF
+			return total, io.ErrUnexpectedEOF
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+func nonZero(d time.Duration) time.Duration {
+	if d <= 0 {
+		return time.Hour
+	}
+	return d
+}
+
+// isTimeout reports a deadline expiry.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}

@@ -1,0 +1,5 @@
+//go:build race
+
+package httpmode
+
+const raceEnabled = true
