@@ -34,3 +34,9 @@ bench: build
 
 clean:
 	rm -rf $(BIN)
+
+# Two appl nodes, two backends and a client in network namespaces (root); prints the VIP
+# and what to try, tears everything down on Ctrl-C or when stdin closes.
+.PHONY: demo-pair
+demo-pair:
+	scripts/demo-pair.sh

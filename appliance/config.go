@@ -24,6 +24,9 @@ type Config struct {
 	VRRP    *vrrp.Config     // nil without vrrp/carp sections
 	Sysctl  *sysctl.Config   // nil without a sysctl section
 	Network *netsetup.Config // nil without a network section
+	Admin   AdminConfig      // the admin section (defaults without one)
+	Nodes   []*NodeBlock     // every node block of the file
+	Node    *NodeBlock       // the block Select picked, nil before or without blocks
 	// Warnings are printed by `appld -c` and logged at start and reload.
 	Warnings []string
 }
@@ -32,8 +35,6 @@ type Config struct {
 // reported, never silently ignored.
 var notYet = map[string]string{
 	"cluster": "replication",
-	"admin":   "the admin API",
-	"node":    "per-node overrides",
 }
 
 // Load reads and decodes a configuration file with the given map store (nil: its own).
@@ -90,6 +91,16 @@ func DecodeWith(path string, data []byte, store *maps.Store) (*Config, error) {
 	if len(f.SectionsOf("network")) > 0 {
 		c.Network, err = netsetup.Decode(f)
 		collect(err)
+	}
+	var es cfgfile.Errors
+	c.Admin, es = decodeAdmin(f, filepath.Dir(path))
+	errs = append(errs, es...)
+	c.Nodes, es = decodeNodes(f, filepath.Dir(path))
+	errs = append(errs, es...)
+	if len(errs) == 0 {
+		es, warns := c.crossCheckAdmin()
+		errs = append(errs, es...)
+		c.Warnings = append(c.Warnings, warns...)
 	}
 	for _, s := range f.Sections {
 		if what, ok := notYet[s.Kind]; ok {

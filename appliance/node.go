@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"go.uber.org/zap"
 
 	"appl/netsetup"
 	"appl/proxy"
 	"appl/proxy/maps"
+	"appl/proxy/runtime"
 	"appl/sysctl"
 	"appl/vrrp"
 )
@@ -22,8 +24,11 @@ type Options struct {
 	// Maps is the process's map store (shared with decoding so runtime edits survive
 	// reloads); nil makes one.
 	Maps *maps.Store
-	// Version is shown by `show info`.
+	// Version is shown by `show info` and the admin API.
 	Version string
+	// AdminSocket overrides the admin section's socket path (appld --admin-socket);
+	// "none" opens no socket.
+	AdminSocket string
 }
 
 // Node is one running appliance: proxy and VRRP speaker from one configuration.
@@ -35,6 +40,13 @@ type Node struct {
 	cfg     *Config
 	proxy   *proxy.Proxy
 	speaker *vrrp.Speaker
+	rt      *runtime.Server
+	ready   bool // proxy and VRRP up
+	demoted bool
+	started time.Time
+
+	checkMu    sync.Mutex
+	checkState map[string]bool
 }
 
 // NewNode prepares a node; nothing listens before Run.
@@ -48,7 +60,7 @@ func NewNode(cfg *Config, log *zap.Logger, opts Options) (*Node, error) {
 	if opts.Maps == nil {
 		opts.Maps = maps.NewStore()
 	}
-	return &Node{log: log, opts: opts, cfg: cfg}, nil
+	return &Node{log: log, opts: opts, cfg: cfg, checkState: map[string]bool{}}, nil
 }
 
 // Run brings the node up — bootstrap, proxy, then VRRP so VIPs are claimed only once the
@@ -76,12 +88,13 @@ func (n *Node) Run(ctx context.Context, ready func()) error {
 	if err := p.Start(); err != nil {
 		return err
 	}
+	rt := n.openStatsSockets()
+	defer rt.Close()
 	n.mu.Lock()
-	n.proxy = p
+	n.proxy, n.rt, n.started = p, rt, time.Now()
 	n.mu.Unlock()
-	if rt := n.openStatsSockets(); rt != nil {
-		defer rt.Close()
-	}
+	adm := n.startAdmin()
+	defer adm.Close()
 
 	// vrrpDone stays nil (never ready) when the node has no VRRP instances.
 	var vrrpDone chan error
@@ -96,20 +109,38 @@ func (n *Node) Run(ctx context.Context, ready func()) error {
 		n.mu.Lock()
 		n.speaker = sp
 		n.mu.Unlock()
+		// Checks are set before the speaker starts so a box whose backends are already
+		// down never claims the VIPs, then follow every server event.
+		n.feedChecks()
+		watchStop := make(chan struct{})
+		defer close(watchStop)
+		go n.watchChecks(p, watchStop)
 		vrrpDone = make(chan error, 1)
 		go func() { vrrpDone <- sp.Run(vctx) }()
 	}
-	if ready != nil {
-		ready()
-	}
-	n.log.Info("node running", zap.String("config", n.cfg.Path), zap.String("hash", n.cfg.Hash[:12]))
-
+	// Ready means proxy and VRRP up: every instance has left INIT (BACKUP, MASTER or
+	// FAULT on a failing tracked item, which is a decision, not a start-up state).
 	var runErr error
-	select {
-	case <-ctx.Done():
-	case err := <-vrrpDone:
-		if err != nil {
-			runErr = fmt.Errorf("vrrp: %w", err)
+	if up, err := n.waitVRRPUp(ctx, vrrpDone); err != nil {
+		runErr = fmt.Errorf("vrrp: %w", err)
+	} else if up {
+		n.mu.Lock()
+		n.ready = true
+		n.mu.Unlock()
+		if ready != nil {
+			ready()
+		}
+		n.log.Info("node running", zap.String("node", n.cfg.NodeName()), zap.String("config", n.cfg.Path), zap.String("hash", n.cfg.Hash[:12]))
+	}
+
+	if runErr == nil {
+		select {
+		case <-ctx.Done():
+		case err := <-vrrpDone:
+			if err != nil {
+				runErr = fmt.Errorf("vrrp: %w", err)
+			}
+			vrrpDone = nil
 		}
 	}
 	// VIPs go first (priority 0 adverts) so the peer takes over before listeners close.
@@ -129,6 +160,42 @@ func (n *Node) Run(ctx context.Context, ready func()) error {
 		runErr = err
 	}
 	return runErr
+}
+
+// waitVRRPUp waits until every VRRP instance has left INIT. It returns false without
+// error when ctx ends first, and the speaker's error when it stopped.
+func (n *Node) waitVRRPUp(ctx context.Context, done chan error) (bool, error) {
+	n.mu.Lock()
+	sp := n.speaker
+	n.mu.Unlock()
+	if sp == nil {
+		return true, nil
+	}
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for {
+		up := true
+		for _, in := range sp.Status() {
+			if in.State == "INIT" {
+				up = false
+			}
+		}
+		if up {
+			return true, nil
+		}
+		select {
+		case <-ctx.Done():
+			return false, nil
+		case err := <-done:
+			// Put it back for Run's own wait.
+			done <- err
+			if err == nil {
+				err = errors.New("speaker stopped before its instances started")
+			}
+			return false, err
+		case <-t.C:
+		}
+	}
 }
 
 // Reload swaps in a new configuration. A configuration that fails to apply leaves the

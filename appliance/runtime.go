@@ -246,11 +246,9 @@ func (t *runtimeTarget) Maps() runtime.MapStore                      { return t.
 
 // openStatsSockets serves the runtime API on every `stats socket` of the global section.
 // A socket that cannot be opened is logged and skipped: the node keeps running what it can.
+// The server is returned even without sockets: the admin API runs its commands.
 func (n *Node) openStatsSockets() *runtime.Server {
 	socks := n.cfg.Proxy.Global.StatsSockets
-	if len(socks) == 0 {
-		return nil
-	}
 	srv := runtime.NewServer(&runtimeTarget{node: n, store: n.opts.Maps, started: time.Now()}, n.log.Named("runtime"))
 	for _, s := range socks {
 		mode := os.FileMode(s.Mode)

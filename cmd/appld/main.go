@@ -37,7 +37,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	quiet := fs.Bool("q", false, "with -c: print nothing on success")
 	noBootstrap := fs.Bool("no-bootstrap", false, "do not apply sysctl and network sections")
 	witness := fs.Bool("witness", false, "run as a replication witness (not available yet)")
-	fs.String("node", "", "name of this node's `node` block (not available yet)")
+	nodeName := fs.String("node", "", "name of this node's `node` block (default: the block matching the hostname)")
+	adminSocket := fs.String("admin-socket", "", "admin API unix socket, overriding the admin section (`none`: no socket)")
 	if err := fs.Parse(args); err != nil {
 		return 1
 	}
@@ -70,6 +71,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 1
 	}
+	host, _ := os.Hostname()
+	if err := cfg.Select(*nodeName, host); err != nil {
+		fmt.Fprintf(stderr, "[ALERT] %v\n", err)
+		if *check {
+			fmt.Fprintln(stderr, "[ALERT] Fatal errors found in configuration.")
+		}
+		return 1
+	}
 	for _, w := range cfg.Warnings {
 		fmt.Fprintf(stderr, "[WARNING] %s\n", w)
 	}
@@ -91,7 +100,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		defer closeAll(ls)
 		log.Info("no -f given: running the embedded default configuration; try: curl -s http://127.0.0.1:8080/")
 	}
-	node, err := appliance.NewNode(cfg, log, appliance.Options{SkipBootstrap: *noBootstrap, Maps: store, Version: version})
+	node, err := appliance.NewNode(cfg, log, appliance.Options{SkipBootstrap: *noBootstrap, Maps: store, Version: version, AdminSocket: *adminSocket})
 	if err != nil {
 		log.Error("cannot create node", zap.Error(err))
 		return 1
@@ -105,7 +114,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		for sig := range sigs {
 			switch sig {
 			case syscall.SIGHUP:
-				reload(node, *file, store, log)
+				reload(node, *file, log)
 			default:
 				log.Info("stopping", zap.String("signal", sig.String()))
 				cancel()
@@ -119,20 +128,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// reload re-reads the file; an invalid file is refused and the running one keeps serving.
-func reload(node *appliance.Node, path string, store *maps.Store, log *zap.Logger) {
+// reload re-reads the file (selecting this node's block again); an invalid file is
+// refused and the running one keeps serving.
+func reload(node *appliance.Node, path string, log *zap.Logger) {
 	if path == "" {
 		log.Warn("reload ignored: running the embedded default configuration")
 		return
 	}
-	cfg, err := appliance.Load(path, store)
-	if err == nil {
-		for _, w := range cfg.Warnings {
-			log.Warn(w)
-		}
-		err = node.Reload(cfg)
-	}
-	if err != nil {
+	if _, err := node.ReloadFile(); err != nil {
 		for _, e := range errorLines(err) {
 			log.Error("reload refused, the running configuration keeps serving", zap.String("error", e))
 		}

@@ -55,7 +55,8 @@ func freePort(t *testing.T) string {
 func startLocalAppld(t *testing.T, path string) (*exec.Cmd, *testbed.SafeBuffer) {
 	t.Helper()
 	out := &testbed.SafeBuffer{}
-	cmd := exec.Command(appldBinary(t), "-f", path)
+	// Each appld gets its own admin socket: tests never touch /run/appl.
+	cmd := exec.Command(appldBinary(t), "-f", path, "--admin-socket", filepath.Join(filepath.Dir(path), "admin.sock"))
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -23,7 +23,7 @@ func startAppld(t *testing.T, h *testbed.Host, cfg string) *testbed.Proc {
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return h.Start(appldBinary(t), "-no-bootstrap", "-f", path)
+	return h.Start(appldBinary(t), "-no-bootstrap", "-f", path, "--admin-socket", filepath.Join(filepath.Dir(path), "admin.sock"))
 }
 
 func waitListening(t *testing.T, h *testbed.Host, addr string, p *testbed.Proc) {
