@@ -132,6 +132,11 @@ func startProxy(t *testing.T, cfg *config.Config) (*Proxy, *observer.ObservedLog
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
+		if t.Failed() {
+			for _, e := range logs.All() {
+				t.Logf("proxy log: %s %s %v", e.Level, e.Message, e.ContextMap())
+			}
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		p.Shutdown(ctx)

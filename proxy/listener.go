@@ -36,6 +36,15 @@ type frontend struct {
 
 func (p *Proxy) buildFrontend(fc *config.Frontend, g *generation) (*frontend, error) {
 	fe := &frontend{cfg: fc, name: fc.Name, gen: g, limit: newLimiter(fc.MaxConn)}
+	// The same frontend with the same maxconn keeps its limiter across a reload, so the
+	// connections it already holds still count against the limit.
+	if old := p.cur.Load(); old != nil {
+		for _, of := range old.frontends {
+			if of.name == fc.Name && of.cfg.MaxConn == fc.MaxConn {
+				fe.limit = of.limit
+			}
+		}
+	}
 	if fc.DefaultBackend != "" {
 		fe.def = g.backends[fc.DefaultBackend]
 		if fe.def == nil {

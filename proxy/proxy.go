@@ -29,6 +29,9 @@ type Options struct {
 	// AcceptProxyTimeout bounds waiting for a PROXY header when the frontend has no
 	// timeout client (default 5s).
 	AcceptProxyTimeout time.Duration
+	// ParkAfter is how long a quiet connection keeps its two forwarding goroutines before
+	// it parks in the shared epoll set (relay.DefaultParkAfter when 0, never when < 0).
+	ParkAfter time.Duration
 }
 
 // Proxy is the running data plane.

@@ -7,7 +7,6 @@ import (
 	"io"
 	"math"
 	"net"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -644,6 +643,32 @@ var _ sync.Mutex
 func waitNoConn(p *Proxy) {
 	deadline := time.Now().Add(5 * time.Second)
 	for p.actconn.Load() > 0 && time.Now().Before(deadline) {
-		runtime.Gosched()
+		time.Sleep(50 * time.Microsecond)
+	}
+}
+
+func TestStatusAddresses(t *testing.T) {
+	b := startBackend(t, "s0", "")
+	s6 := &config.Server{Name: "v6", Address: "::1", Port: 8080, Weight: 1}
+	so := &config.Server{Name: "off", Address: "127.0.0.1", Port: 1000, PortOffset: true, Weight: 1}
+	sa := &config.Server{Name: "any", Address: "*", Weight: 1}
+	p, err := New(&config.Config{Backends: []*config.Backend{tcpBackend("be", "roundrobin", srv("s0", b.addr, 2), s6, so, sa)}}, nil, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"s0": b.addr, "v6": "[::1]:8080", "off": "127.0.0.1:+1000", "any": "*"}
+	for _, s := range p.Status().Backends[0].Servers {
+		if s.Address != want[s.Name] || s.State != StateUp {
+			t.Errorf("%s: address %q state %s, want %q UP", s.Name, s.Address, s.State, want[s.Name])
+		}
+	}
+	if w := serverStatus(p, "be", "s0").Weight; w != 2 {
+		t.Fatalf("weight %d", w)
+	}
+	if err := p.SetServerWeight("be", "s0", 7); err != nil || serverStatus(p, "be", "s0").Weight != 7 {
+		t.Fatalf("set weight: %v", err)
+	}
+	if err := p.SetServerState("be", "s0", AdminDrain); err != nil || serverStatus(p, "be", "s0").State != StateDrain || serverStatus(p, "be", "s0").Weight != 0 {
+		t.Fatalf("drain: %v %+v", err, serverStatus(p, "be", "s0"))
 	}
 }

@@ -4,8 +4,9 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/netip"
-	"strings"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -318,17 +319,17 @@ func (s *server) status(now time.Time) ServerStatus {
 		CheckStatus: s.chkStat, LastCheck: s.lastChk, CheckTime: s.chkDur, LastChange: s.changed,
 		Cur: s.cur.Load(), Total: s.total.Load(), Weight: w, ConfWeight: sp.weight,
 	}
+	host := "*"
 	if sp.addr.IsValid() {
-		st.Address = sp.addr.String()
-	} else {
-		st.Address = "*"
+		host = sp.addr.String()
 	}
-	if sp.port != 0 || sp.portOffset {
-		p := fmt.Sprint(sp.port)
-		if sp.portOffset && sp.port >= 0 {
-			p = "+" + p
-		}
-		st.Address += ":" + strings.TrimSpace(p)
+	switch {
+	case sp.portOffset:
+		st.Address = fmt.Sprintf("%s:%+d", host, sp.port)
+	case sp.port != 0:
+		st.Address = net.JoinHostPort(host, strconv.Itoa(sp.port))
+	default:
+		st.Address = host
 	}
 	if s.machine != nil {
 		st.Health, st.HealthOf = s.machine.StatusCounter()

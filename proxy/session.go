@@ -220,8 +220,10 @@ func (p *Proxy) serve(c *net.TCPConn, fe *frontend, b *config.Bind, gl, fl *limi
 	s.srv.sessMu.Unlock()
 
 	opt := relay.Options{
-		Idle: [2]time.Duration{fe.cfg.Timeouts.Client, to.Server},
-		Fin:  [2]time.Duration{fe.cfg.Timeouts.ClientFin, to.ServerFin},
+		Idle:      [2]time.Duration{fe.cfg.Timeouts.Client, to.Server},
+		Fin:       [2]time.Duration{fe.cfg.Timeouts.ClientFin, to.ServerFin},
+		ParkAfter: p.opts.ParkAfter,
+		OnPanic:   p.relayPanic,
 	}
 	if t := to.Tunnel; t > 0 {
 		opt.Idle = [2]time.Duration{t, t}
@@ -229,7 +231,7 @@ func (p *Proxy) serve(c *net.TCPConn, fe *frontend, b *config.Bind, gl, fl *limi
 		opt.Idle = [2]time.Duration{t, t}
 	}
 	s.term = [2]byte{'-', '-'}
-	r, err := relay.Start(c, sc, opt, s.relayDone)
+	r, err := relay.New(c, sc, opt, s.relayDone)
 	if err != nil {
 		sc.Close()
 		s.srv.sessMu.Lock()
@@ -239,6 +241,13 @@ func (p *Proxy) serve(c *net.TCPConn, fe *frontend, b *config.Bind, gl, fl *limi
 	}
 	s.relay.Store(r)
 	handedOff = true
+	// This goroutine becomes the client-to-server direction.
+	r.Run()
+}
+
+func (p *Proxy) relayPanic(v any) {
+	p.panics.Add(1)
+	p.log.Error("panic in forwarding (recovered)", zap.Any("panic", v), zap.ByteString("stack", debug.Stack()))
 }
 
 // relayDone runs in a relay goroutine once both directions ended.
@@ -390,49 +399,63 @@ func (s *session) dialOnce(timeout time.Duration) (*net.TCPConn, error) {
 		return nil, err
 	}
 	d := net.Dialer{Timeout: timeout, KeepAlive: -1}
+	var laddr netip.AddrPort
 	if src := s.srv.spec.Load().source; src != nil {
-		local := net.TCPAddr{}
 		transparent := false
 		switch src.UseSrc {
 		case "clientip":
-			local.IP, transparent = s.src.Addr().AsSlice(), true
+			laddr, transparent = netip.AddrPortFrom(s.src.Addr(), 0), true
 		case "client":
-			local.IP, local.Port, transparent = s.src.Addr().AsSlice(), int(s.src.Port()), true
+			laddr, transparent = s.src, true
 		case "":
-			if !src.Addr.IsUnspecified() {
-				local.IP = src.Addr.AsSlice()
+			a := src.Addr
+			if !a.IsValid() || a.IsUnspecified() {
+				a = netip.IPv4Unspecified()
+				if addr.Addr().Is6() {
+					a = netip.IPv6Unspecified()
+				}
 			}
-			local.Port = int(src.Port)
+			if !src.Addr.IsUnspecified() || src.Port != 0 {
+				laddr = netip.AddrPortFrom(a, src.Port)
+			}
 		default:
 			a, _ := netip.ParseAddr(src.UseSrc)
-			local.IP, transparent = a.AsSlice(), true
+			laddr, transparent = netip.AddrPortFrom(a, 0), true
 		}
-		if local.IP != nil || local.Port != 0 {
-			d.LocalAddr = &local
-		}
-		if transparent {
-			d.Control = func(_, _ string, c syscall.RawConn) error {
-				var serr error
-				err := c.Control(func(fd uintptr) {
+		noPort := laddr.Port() == 0
+		d.Control = func(_, _ string, c syscall.RawConn) error {
+			var serr error
+			err := c.Control(func(fd uintptr) {
+				if transparent {
 					// Bind to the client's address, which is not ours: IP_TRANSPARENT,
 					// and the kernel's TPROXY routing returns the replies to us.
 					if e := unix.SetsockoptInt(int(fd), unix.SOL_IP, unix.IP_TRANSPARENT, 1); e != nil {
 						serr = os.NewSyscallError("setsockopt IP_TRANSPARENT", e)
 					}
 					unix.SetsockoptInt(int(fd), unix.SOL_IPV6, unix.IPV6_TRANSPARENT, 1)
-				})
-				if err != nil {
-					return err
 				}
-				return serr
+				if noPort {
+					// Let connect() pick the port for the whole 4-tuple, as HAProxy does:
+					// bind() alone would need a port unique across all destinations and
+					// run out under connection churn.
+					unix.SetsockoptInt(int(fd), unix.SOL_IP, unix.IP_BIND_ADDRESS_NO_PORT, 1)
+				}
+			})
+			if err != nil {
+				return err
 			}
+			return serr
 		}
 	}
-	c, err := d.DialContext(context.Background(), "tcp", addr.String())
-	if err != nil {
-		return nil, err
+	if !laddr.IsValid() {
+		c, err := d.DialContext(context.Background(), "tcp", addr.String())
+		if err != nil {
+			return nil, err
+		}
+		return c.(*net.TCPConn), nil
 	}
-	return c.(*net.TCPConn), nil
+	// With a source address: DialTCP takes it parsed (Dial would bind it as well).
+	return d.DialTCP(context.Background(), "tcp", laddr, addr)
 }
 
 func (s *session) sendProxy(sc *net.TCPConn) error {

@@ -1,11 +1,15 @@
-// Package relay forwards bytes both ways between two TCP connections with splice(2),
-// holding no pipe and no buffer while a connection is idle, with HAProxy's half-close and
-// idle timeout semantics (timeout client/server, client-fin/server-fin, tunnel).
+// Package relay forwards bytes both ways between two TCP connections with HAProxy's
+// half-close and idle timeout semantics (timeout client/server, client-fin/server-fin,
+// tunnel), holding no buffer, no pipe and, after a short quiet period, no goroutine while
+// a connection is idle.
 //
-// A direction waits for readability through Go's netpoller (syscall.RawConn), takes a pipe
-// from a shared pool only when bytes are there, splices them through and gives the pipe
-// back once it is drained. An idle proxied connection therefore costs two parked
-// goroutines and two sockets, never the two extra pipe fds that io.Copy keeps.
+// Each direction waits for readability through Go's netpoller (syscall.RawConn). Small
+// reads go through a pooled 16 KiB buffer with read/write; once a read fills the buffer
+// the direction switches to splice(2) through a pooled pipe, and back when reads get
+// small. Buffer and pipe are taken only when bytes are there and returned once drained,
+// so an idle connection never holds the two pipe fds that io.Copy keeps. A direction
+// quiet for ParkAfter parks in one shared epoll set (park.go) and its goroutine ends;
+// readiness, its idle timeout or a kill brings it back in a new goroutine.
 //
 // It must not know about frontends, backends, balancing or logging: it reports bytes and
 // the cause that ended the relay, in HAProxy's termination letters.

@@ -16,7 +16,7 @@ import (
 // at most once per ParkAfter, so the forwarding path has no extra system call.
 
 // DefaultParkAfter is used when Options.ParkAfter is zero.
-const DefaultParkAfter = 2 * time.Second
+const DefaultParkAfter = 250 * time.Millisecond
 
 type parkedDir struct {
 	r    *Relay

@@ -29,6 +29,9 @@ type Options struct {
 	// ParkAfter is how long a direction waits for data in its own goroutine before it
 	// parks in the shared epoll set (see park.go); 0 is DefaultParkAfter, negative never.
 	ParkAfter time.Duration
+	// OnPanic is told about a panic recovered in a forwarding goroutine (the relay is
+	// then aborted with cause 'P').
+	OnPanic func(v any)
 }
 
 // Result is what a finished relay reports.
@@ -64,6 +67,17 @@ var sideLetter = [2]byte{'C', 'S'}
 // Start relays between client and server in two new goroutines and calls done once, from
 // one of them, after both directions ended and both connections were closed.
 func Start(client, server *net.TCPConn, opt Options, done func(Result)) (*Relay, error) {
+	r, err := New(client, server, opt, done)
+	if err != nil {
+		return nil, err
+	}
+	go r.run(Client)
+	go r.run(Server)
+	return r, nil
+}
+
+// New prepares a relay; Run starts it.
+func New(client, server *net.TCPConn, opt Options, done func(Result)) (*Relay, error) {
 	if opt.ParkAfter == 0 {
 		opt.ParkAfter = DefaultParkAfter
 	}
@@ -82,9 +96,15 @@ func Start(client, server *net.TCPConn, opt Options, done func(Result)) (*Relay,
 			c.SetWriteDeadline(now.Add(d))
 		}
 	}
-	go r.run(Client)
-	go r.run(Server)
 	return r, nil
+}
+
+// Run starts the server-to-client direction in a new goroutine and runs the
+// client-to-server direction in the caller's, returning when that direction ends or
+// parks. It saves a goroutine creation per connection over Start.
+func (r *Relay) Run() {
+	go r.run(Server)
+	r.run(Client)
 }
 
 // readLimit is how long a read wait may last before the direction must look at the
@@ -98,6 +118,16 @@ func (r *Relay) readLimit(i int) time.Duration {
 }
 
 func (r *Relay) run(side int) {
+	defer func() {
+		if v := recover(); v != nil {
+			// A bug in forwarding must cost one connection, never the process.
+			r.abort('P')
+			r.finish()
+			if h := r.opt.OnPanic; h != nil {
+				h(v)
+			}
+		}
+	}()
 	if !r.pump(side) {
 		r.finish()
 	}
@@ -229,32 +259,55 @@ func (r *Relay) pump(src int) bool {
 	dst := 1 - src
 	r.armRead(src)
 	var (
-		pp     *pipe
+		pp     *pipe   // splice mode: pipe holding inPipe bytes
+		buf    *[]byte // copy mode: buffer holding buf[off:inBuf]
 		inPipe int
+		inBuf  int
+		off    int
+		bulk   bool // last reads filled the buffer: splice the next ones
 		n      int
 		rerr   error
 		eof    bool
 		werr   error
 	)
+	// fill reads what is there. Small reads (request/response traffic) go through a
+	// pooled buffer with read/write, which costs less in the kernel than splice for a
+	// few hundred bytes; once a read fills the buffer the direction switches to splice
+	// through a pooled pipe, and back when reads get small again. Either way nothing is
+	// held while the socket has nothing to read.
 	fill := func(fd uintptr) bool {
-		if pp == nil {
-			var err error
-			if pp, err = pool.get(); err != nil {
-				rerr = err
-				return true
-			}
-		}
 		for {
-			m, err := unix.Splice(int(fd), nil, pp.w, nil, 1<<20, unix.SPLICE_F_NONBLOCK|unix.SPLICE_F_MOVE)
+			var m int
+			var err error
+			if bulk {
+				if pp == nil {
+					if pp, err = pool.get(); err != nil {
+						rerr = err
+						return true
+					}
+				}
+				var m64 int64
+				m64, err = unix.Splice(int(fd), nil, pp.w, nil, 1<<20, unix.SPLICE_F_NONBLOCK|unix.SPLICE_F_MOVE)
+				m = int(m64)
+			} else {
+				if buf == nil {
+					buf = bufPool.Get().(*[]byte)
+				}
+				m, err = unix.Read(int(fd), *buf)
+			}
 			switch {
 			case err == unix.EINTR:
 				continue
 			case err == unix.EAGAIN:
-				if inPipe == 0 {
-					// Nothing there: give the pipe back before parking, so an idle
-					// connection holds none.
+				if pp != nil && inPipe == 0 {
+					// Nothing there: give the pipe or buffer back before waiting, so
+					// an idle connection holds none.
 					pool.put(pp)
 					pp = nil
+				}
+				if buf != nil {
+					bufPool.Put(buf)
+					buf = nil
 				}
 				return false
 			case err != nil:
@@ -262,8 +315,20 @@ func (r *Relay) pump(src int) bool {
 			case m == 0:
 				eof = true
 			default:
-				n = int(m)
-				inPipe += n
+				n = m
+				if bulk {
+					inPipe += m
+					// Hysteresis: a bulk stream often returns a little less than
+					// a buffer; only clearly small reads go back to copying.
+					if m < bufSize/4 {
+						bulk = false
+					}
+				} else {
+					inBuf, off = m, 0
+					if m == len(*buf) {
+						bulk = true
+					}
+				}
 			}
 			return true
 		}
@@ -282,20 +347,40 @@ func (r *Relay) pump(src int) bool {
 			}
 			inPipe -= int(m)
 		}
+		for off < inBuf {
+			m, err := unix.Write(int(fd), (*buf)[off:inBuf])
+			switch {
+			case err == unix.EINTR:
+				continue
+			case err == unix.EAGAIN:
+				return false
+			case err != nil:
+				werr = err
+				return true
+			}
+			off += m
+		}
 		return true
+	}
+	release := func() {
+		if pp != nil {
+			if inPipe == 0 {
+				pool.put(pp)
+			} else {
+				pp.close()
+			}
+			pp, inPipe = nil, 0
+		}
+		if buf != nil {
+			bufPool.Put(buf)
+			buf, inBuf, off = nil, 0, 0
+		}
 	}
 	for {
 		n, rerr, eof = 0, nil, false
 		err := r.rc[src].Read(fill)
 		if err != nil {
-			if pp != nil {
-				if inPipe == 0 {
-					pool.put(pp)
-				} else {
-					pp.close()
-				}
-				pp = nil
-			}
+			release()
 			if errors.Is(err, os.ErrDeadlineExceeded) {
 				if exp, who := r.expiredRead(src); exp {
 					r.abort(who)
@@ -311,18 +396,12 @@ func (r *Relay) pump(src int) bool {
 			return false
 		}
 		if rerr != nil {
-			if pp != nil {
-				pp.close()
-				pp = nil
-			}
+			release()
 			r.abort(sideLetter[src])
 			return false
 		}
 		if eof {
-			if pp != nil {
-				pool.put(pp)
-				pp = nil
-			}
+			release()
 			r.fin[src].Store(true)
 			// Half-close: pass the FIN on, keep the other direction running.
 			r.conn[dst].CloseWrite()
@@ -335,7 +414,7 @@ func (r *Relay) pump(src int) bool {
 		}
 		r.last.Store(time.Now().UnixNano())
 		r.bytes[src].Add(int64(n))
-		for inPipe > 0 {
+		for inPipe > 0 || off < inBuf {
 			werr = nil
 			err := r.rc[dst].Write(drain)
 			if err == nil && werr == nil {
@@ -345,19 +424,16 @@ func (r *Relay) pump(src int) bool {
 				if exp, who := r.expired(dst, true); !exp {
 					continue
 				} else {
-					pp.close()
-					pp = nil
-					inPipe = 0
+					release()
 					r.abort(who)
 					return false
 				}
 			}
-			pp.close()
-			pp = nil
-			inPipe = 0
+			release()
 			r.abort(sideLetter[dst])
 			return false
 		}
+		inBuf, off = 0, 0
 		r.last.Store(time.Now().UnixNano())
 	}
 }
