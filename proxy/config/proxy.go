@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/hex"
 	"maps"
 	"regexp"
 	"strconv"
@@ -1027,27 +1028,11 @@ func decodeHex(s string) ([]byte, error) {
 	if len(s)%2 != 0 {
 		return nil, errorString("odd number of hex digits")
 	}
-	out := make([]byte, len(s)/2)
-	for i := 0; i < len(s); i += 2 {
-		hi, lo := unhex(s[i]), unhex(s[i+1])
-		if hi < 0 || lo < 0 {
-			return nil, errorString("bad hex digit in " + s)
-		}
-		out[i/2] = byte(hi<<4 | lo)
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		return nil, errorString("bad hex digit in " + s)
 	}
-	return out, nil
-}
-
-func unhex(c byte) int {
-	switch {
-	case c >= '0' && c <= '9':
-		return int(c - '0')
-	case c >= 'a' && c <= 'f':
-		return int(c-'a') + 10
-	case c >= 'A' && c <= 'F':
-		return int(c-'A') + 10
-	}
-	return -1
+	return b, nil
 }
 
 // httpCheck decodes `http-check send|expect|disable-on-404|...`.
