@@ -26,8 +26,6 @@ type runtimeTarget struct {
 	started time.Time
 }
 
-var errNotYet = errors.New("not supported by appl yet")
-
 func (t *runtimeTarget) proxy() *proxy.Proxy {
 	t.node.mu.Lock()
 	defer t.node.mu.Unlock()
@@ -50,7 +48,7 @@ func (t *runtimeTarget) Info() []runtime.InfoField {
 		{Name: "Pid", Value: strconv.Itoa(os.Getpid())},
 		{Name: "Uptime", Value: fmt.Sprintf("%dd %dh%02dm%02ds", int(up.Hours())/24, int(up.Hours())%24, int(up.Minutes())%60, int(up.Seconds())%60)},
 		{Name: "Uptime_sec", Value: strconv.Itoa(int(up.Seconds()))},
-		{Name: "Maxconn", Value: strconv.Itoa(g.MaxConn)},
+		{Name: "Maxconn", Value: strconv.Itoa(t.proxy().GlobalMaxConn())},
 		{Name: "CurrConns", Value: strconv.FormatInt(st.ActConn, 10)},
 		{Name: "Panics", Value: strconv.FormatInt(st.Panics, 10)},
 		{Name: "Node", Value: hostname()},
@@ -235,14 +233,68 @@ func (t *runtimeTarget) SetServerWeight(backend, server string, w int) error {
 	return t.serverError(backend, server, t.proxy().SetServerWeight(backend, server, w))
 }
 
-func (t *runtimeTarget) EnableFrontend(name string) error            { return errNotYet }
-func (t *runtimeTarget) DisableFrontend(name string) error           { return errNotYet }
-func (t *runtimeTarget) SetFrontendMaxConn(name string, n int) error { return errNotYet }
-func (t *runtimeTarget) SetGlobalMaxConn(n int) error                { return errNotYet }
-func (t *runtimeTarget) Sessions() []runtime.Session                 { return nil }
-func (t *runtimeTarget) ShutdownSession(id uint64) error             { return errNotYet }
-func (t *runtimeTarget) Tables() []*stick.Table                      { return nil }
-func (t *runtimeTarget) Maps() runtime.MapStore                      { return t.store }
+func (t *runtimeTarget) EnableFrontend(name string) error {
+	return frontendError(t.proxy().EnableFrontend(name), runtime.ErrFrontendEnabled)
+}
+
+func (t *runtimeTarget) DisableFrontend(name string) error {
+	return frontendError(t.proxy().DisableFrontend(name), runtime.ErrFrontendDisabled)
+}
+
+func frontendError(err, unchanged error) error {
+	switch {
+	case errors.Is(err, proxy.ErrNoFrontend):
+		return runtime.ErrNoFrontend
+	case errors.Is(err, proxy.ErrUnchanged):
+		return unchanged
+	}
+	return err
+}
+
+func (t *runtimeTarget) SetFrontendMaxConn(name string, n int) error {
+	if n < 0 {
+		return runtime.ErrOutOfRange
+	}
+	return frontendError(t.proxy().SetFrontendMaxConn(name, n), nil)
+}
+
+func (t *runtimeTarget) SetGlobalMaxConn(n int) error {
+	if n < 0 {
+		return runtime.ErrOutOfRange
+	}
+	return t.proxy().SetGlobalMaxConn(n)
+}
+
+func (t *runtimeTarget) Sessions() []runtime.Session {
+	ss := t.proxy().Sessions()
+	out := make([]runtime.Session, 0, len(ss))
+	for _, s := range ss {
+		rs := runtime.Session{ID: s.ID, Proto: "tcpv4", Src: s.Src, Frontend: s.Frontend, Backend: s.Backend, Server: s.Server,
+			Age: s.Age, BytesIn: uint64(s.BytesIn), BytesOut: uint64(s.BytesOut)}
+		if s.IPv6 {
+			rs.Proto = "tcpv6"
+		}
+		if rs.Backend == "" {
+			rs.Backend = "<NONE>"
+		}
+		if rs.Server == "" {
+			rs.Server = "<none>"
+		}
+		out = append(out, rs)
+	}
+	return out
+}
+
+func (t *runtimeTarget) ShutdownSession(id uint64) error {
+	if err := t.proxy().ShutdownSession(id); errors.Is(err, proxy.ErrNoSession) {
+		return runtime.ErrNoSession
+	} else {
+		return err
+	}
+}
+
+func (t *runtimeTarget) Tables() []*stick.Table { return t.proxy().Tables() }
+func (t *runtimeTarget) Maps() runtime.MapStore { return t.store }
 
 // openStatsSockets serves the runtime API on every `stats socket` of the global section.
 // A socket that cannot be opened is logged and skipped: the node keeps running what it can.

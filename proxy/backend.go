@@ -11,6 +11,7 @@ import (
 	"appl/proxy/accesslog"
 	"appl/proxy/balance"
 	"appl/proxy/config"
+	"appl/proxy/tcprules"
 )
 
 // backend is one backend of one configuration generation.
@@ -27,6 +28,7 @@ type backend struct {
 	pickB   balance.Picker
 	queue   list.List // of *waiter
 	hashKey bool      // the algorithm needs the client address
+	rules   *tcprules.Rules
 
 	cur, total    atomic.Int64
 	connErrors    atomic.Int64
@@ -234,4 +236,46 @@ func (b *backend) dispatch() {
 // key returns the balancing key of a connection.
 func balanceKey(src netip.AddrPort) uint64 {
 	return balance.KeyAddr(src.Addr())
+}
+
+// usable tells stick rules whether a stored server can take the connection: it exists,
+// is up and not in maintenance (drain excluded too: it takes no new connections).
+func (b *backend) usable(name string, _ int) bool {
+	for _, s := range b.servers {
+		if s.name == name {
+			return s.available()
+		}
+	}
+	return false
+}
+
+// acquireNamed takes a slot on the server a stick rule chose, or returns nil when it
+// cannot take one right now (full, or others queued): balancing then decides.
+func (b *backend) acquireNamed(name string) *server {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.queue.Len() > 0 {
+		return nil
+	}
+	for _, s := range b.servers {
+		if s.name == name {
+			if !s.available() || s.full() {
+				return nil
+			}
+			s.cur.Add(1)
+			s.total.Add(1)
+			return s
+		}
+	}
+	return nil
+}
+
+// serverID is the server's HAProxy id (declaration order, from 1) stored as server_id.
+func (b *backend) serverID(s *server) int {
+	for i, x := range b.servers {
+		if x == s {
+			return i + 1
+		}
+	}
+	return 0
 }

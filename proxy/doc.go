@@ -5,6 +5,22 @@
 // send-proxy, forwarding, the access log line), health-check scheduling, server state
 // and its events, seamless reload and draining shutdown.
 //
+// tcp-request rules, stick tables and stickiness run through proxy/tcprules in the order
+// its doc gives (connection rules at accept, session rules after the PROXY header,
+// content rules of the frontend then the backend, stick match before balancing, stick
+// store after connect). One tcprules.Tables lives as long as the Proxy: each build
+// Begins, the Commit happens with the generation's, so tables survive reloads and a
+// refused reload leaves them untouched. Refusals look as in haproxy on the wire:
+// connection/session reject = RST, content reject = FIN, silent-drop = nothing
+// (TCP_REPAIR). The per-connection rule state is pooled and given back right after
+// connect when nothing is tracked.
+//
+// For the runtime API (appliance adapts it) it offers Enable/DisableFrontend (listeners
+// stop listening with shutdown(SHUT_RD) and listen again on the same socket, so a
+// disabled frontend refuses connections), SetFrontendMaxConn / SetGlobalMaxConn
+// (limiters resize in place; connections holding slots keep them), Sessions,
+// ShutdownSession and Tables.
+//
 // The pieces that test without sockets live in subpackages: balance (algorithms), check
 // (rise/fall machine and probes), accesslog (log lines, syslog) and relay (splice
 // forwarding). It must not know about VRRP, replication, the admin API or the config file

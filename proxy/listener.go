@@ -16,6 +16,7 @@ import (
 	"appl/proxy/accesslog"
 	"appl/proxy/acl"
 	"appl/proxy/config"
+	"appl/proxy/tcprules"
 )
 
 // frontend is one frontend of one configuration generation.
@@ -24,26 +25,32 @@ type frontend struct {
 	name   string
 	gen    *generation
 	def    *backend
+	rules  *tcprules.Rules
 	limit  *limiter
 	sinks  []*accesslog.Sink
 	cur    atomic.Int64
 	total  atomic.Int64
 	proxyE atomic.Int64
 	noBE   atomic.Int64
-	bytesI atomic.Int64
-	bytesO atomic.Int64
+	// refused by tcp-request connection/session rules, and by content rules
+	deniedConn, deniedReq atomic.Int64
+	bytesI                atomic.Int64
+	bytesO                atomic.Int64
 }
 
 func (p *Proxy) buildFrontend(fc *config.Frontend, g *generation) (*frontend, error) {
-	fe := &frontend{cfg: fc, name: fc.Name, gen: g, limit: newLimiter(fc.MaxConn)}
-	// The same frontend with the same maxconn keeps its limiter across a reload, so the
-	// connections it already holds still count against the limit.
+	fe := &frontend{cfg: fc, name: fc.Name, gen: g}
+	// The same frontend keeps its limiter across a reload, so the connections it already
+	// holds still count against the limit; a changed maxconn resizes it at commit.
 	if old := p.cur.Load(); old != nil {
 		for _, of := range old.frontends {
-			if of.name == fc.Name && of.cfg.MaxConn == fc.MaxConn {
+			if of.name == fc.Name {
 				fe.limit = of.limit
 			}
 		}
+	}
+	if fe.limit == nil {
+		fe.limit = newLimiter(fc.MaxConn)
 	}
 	if fc.DefaultBackend != "" {
 		fe.def = g.backends[fc.DefaultBackend]
@@ -90,34 +97,65 @@ func (fe *frontend) chooseBackend(t *acl.Txn) *backend {
 	return fe.def
 }
 
-// limiter counts connections against a maxconn; nil means unlimited.
+// limiter counts connections against a maxconn (0: unlimited). The limit can change
+// while connections hold slots (runtime `set maxconn`, reload): holders keep theirs and
+// new ones wait until the count is below the new limit.
 type limiter struct {
-	slots chan struct{}
+	mu   sync.Mutex
+	n    int
+	max  int
+	wake chan struct{} // closed when a slot frees or the limit changes
 }
 
-func newLimiter(n int) *limiter {
-	if n <= 0 {
-		return nil
-	}
-	return &limiter{slots: make(chan struct{}, n)}
-}
+func newLimiter(n int) *limiter { return &limiter{max: max(n, 0)} }
 
 func (l *limiter) acquire(quit <-chan struct{}) bool {
-	if l == nil {
-		return true
-	}
-	select {
-	case l.slots <- struct{}{}:
-		return true
-	case <-quit:
-		return false
+	for {
+		l.mu.Lock()
+		if l.max <= 0 || l.n < l.max {
+			l.n++
+			l.mu.Unlock()
+			return true
+		}
+		if l.wake == nil {
+			l.wake = make(chan struct{})
+		}
+		w := l.wake
+		l.mu.Unlock()
+		select {
+		case <-w:
+		case <-quit:
+			return false
+		}
 	}
 }
 
 func (l *limiter) release() {
-	if l != nil {
-		<-l.slots
+	l.mu.Lock()
+	l.n--
+	l.signalLocked()
+	l.mu.Unlock()
+}
+
+func (l *limiter) signalLocked() {
+	if l.wake != nil {
+		close(l.wake)
+		l.wake = nil
 	}
+}
+
+// setMax changes the limit (0: unlimited).
+func (l *limiter) setMax(n int) {
+	l.mu.Lock()
+	l.max = max(n, 0)
+	l.signalLocked()
+	l.mu.Unlock()
+}
+
+func (l *limiter) limit() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.max
 }
 
 // listener is one listening socket, kept across reloads while its address stays.
@@ -129,6 +167,70 @@ type listener struct {
 	quit chan struct{}
 	once sync.Once
 	done chan struct{}
+
+	// pause state (runtime `disable frontend`): the socket stays open but stops
+	// listening (shutdown SHUT_RD), so new connections are refused; resume listens again.
+	pmu    sync.Mutex
+	paused bool
+	resume chan struct{} // closed on resume
+}
+
+// pause stops accepting without closing the socket.
+func (l *listener) pause() (bool, error) {
+	l.pmu.Lock()
+	defer l.pmu.Unlock()
+	if l.paused {
+		return false, nil
+	}
+	rc, err := l.ln.SyscallConn()
+	if err != nil {
+		return false, err
+	}
+	var serr error
+	l.paused = true
+	l.resume = make(chan struct{})
+	if err := rc.Control(func(fd uintptr) { serr = unix.Shutdown(int(fd), unix.SHUT_RD) }); err != nil {
+		serr = err
+	}
+	if serr != nil {
+		l.paused = false
+		close(l.resume)
+		return false, fmt.Errorf("pause %s: %v", l.key, serr)
+	}
+	return true, nil
+}
+
+// unpause listens again on the same socket.
+func (l *listener) unpause() (bool, error) {
+	l.pmu.Lock()
+	defer l.pmu.Unlock()
+	if !l.paused {
+		return false, nil
+	}
+	rc, err := l.ln.SyscallConn()
+	if err != nil {
+		return false, err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) { serr = unix.Listen(int(fd), unix.SOMAXCONN) }); err != nil {
+		serr = err
+	}
+	if serr != nil {
+		return false, fmt.Errorf("resume %s: %v", l.key, serr)
+	}
+	l.paused = false
+	close(l.resume)
+	return true, nil
+}
+
+// pausedWait returns a channel closed on resume, or nil when not paused.
+func (l *listener) pausedWait() <-chan struct{} {
+	l.pmu.Lock()
+	defer l.pmu.Unlock()
+	if !l.paused {
+		return nil
+	}
+	return l.resume
 }
 
 func (l *listener) close() {
@@ -299,6 +401,14 @@ func (p *Proxy) acceptLoop(l *listener) {
 			}
 			if errors.Is(err, net.ErrClosed) {
 				return
+			}
+			if w := l.pausedWait(); w != nil {
+				select {
+				case <-w:
+				case <-l.quit:
+					return
+				}
+				continue
 			}
 			// EMFILE and friends: back off instead of spinning, as HAProxy pauses its
 			// listeners when out of resources.

@@ -14,9 +14,12 @@ import (
 	"go.uber.org/zap"
 
 	"appl/proxy/accesslog"
+	"appl/proxy/acl"
 	"appl/proxy/balance"
 	"appl/proxy/check"
 	"appl/proxy/config"
+	"appl/proxy/stick"
+	"appl/proxy/tcprules"
 )
 
 // Options tune a Proxy beyond its configuration.
@@ -32,6 +35,11 @@ type Options struct {
 	// ParkAfter is how long a quiet connection keeps its two forwarding goroutines before
 	// it parks in the shared epoll set (relay.DefaultParkAfter when 0, never when < 0).
 	ParkAfter time.Duration
+	// HAProxyStickCounts makes `stick on`/`stick store-*` entries count nothing, as
+	// HAProxy 2.6 does (appl counts conn_cnt etc. on them by default, see tcprules).
+	HAProxyStickCounts bool
+	// PurgeEvery is how often expired stick-table entries are purged (default 1s).
+	PurgeEvery time.Duration
 }
 
 // Proxy is the running data plane.
@@ -50,6 +58,10 @@ type Proxy struct {
 	checkCtx  context.Context
 	stopCheck context.CancelFunc
 	checks    sync.WaitGroup
+
+	// tables are the stick tables, kept across reloads (tcprules.Tables.Begin at build,
+	// Commit when the generation is committed).
+	tables *tcprules.Tables
 
 	actconn atomic.Int64
 	panics  atomic.Int64
@@ -73,6 +85,7 @@ type generation struct {
 	backends  map[string]*backend
 	order     []*backend
 	loaded    time.Time
+	rules     *tcprules.Build // committed with the generation
 }
 
 // New validates cfg and prepares a Proxy: addresses resolved, algorithms and checks
@@ -98,10 +111,17 @@ func New(cfg *config.Config, log *zap.Logger, opts Options) (*Proxy, error) {
 		quit:      make(chan struct{}),
 		subs:      map[*subscriber]struct{}{},
 		drained:   make(chan struct{}, 1),
+		tables:    tcprules.NewTables(stick.Options{}),
+	}
+	if opts.PurgeEvery <= 0 {
+		p.opts.PurgeEvery = time.Second
 	}
 	p.checkCtx, p.stopCheck = context.WithCancel(context.Background())
 	g, pend, err := p.build(cfg)
 	if err != nil {
+		return nil, err
+	}
+	if _, err := g.rules.Commit(); err != nil {
 		return nil, err
 	}
 	p.commitServers(pend)
@@ -127,6 +147,7 @@ func (p *Proxy) Start() error {
 	}
 	p.started = true
 	p.attach(g, opened)
+	go p.purgeLoop()
 	for _, be := range g.order {
 		for _, s := range be.servers {
 			sp := s.spec.Load()
@@ -159,12 +180,26 @@ func (p *Proxy) Reload(cfg *config.Config) error {
 			return err
 		}
 	}
+	if ch, err := g.rules.Commit(); err != nil {
+		for _, l := range opened {
+			l.ln.Close()
+		}
+		p.closeUnusedSinks(p.cur.Load())
+		return err
+	} else {
+		for _, w := range ch.Warnings {
+			p.log.Warn("stick table not carried over", zap.Error(w))
+		}
+	}
 	old := p.cur.Load()
 	p.commitServers(pend)
 	if cfg.Global.MaxConn != old.cfg.Global.MaxConn {
-		p.global.Store(newLimiter(cfg.Global.MaxConn))
+		p.global.Load().setMax(cfg.Global.MaxConn)
 	}
 	p.cur.Store(g)
+	for _, fe := range g.frontends {
+		fe.limit.setMax(fe.cfg.MaxConn)
+	}
 	if p.started {
 		p.attach(g, opened)
 	}
@@ -270,7 +305,7 @@ func (p *Proxy) build(cfg *config.Config) (*generation, []pending, error) {
 	if cfg == nil {
 		return nil, nil, errors.New("proxy: no configuration")
 	}
-	g := &generation{cfg: cfg, backends: map[string]*backend{}, loaded: time.Now()}
+	g := &generation{cfg: cfg, backends: map[string]*backend{}, loaded: time.Now(), rules: p.tables.Begin()}
 	var errs []string
 	var pend []pending
 	fail := func(format string, a ...any) { errs = append(errs, fmt.Sprintf(format, a...)) }
@@ -300,6 +335,9 @@ func (p *Proxy) build(cfg *config.Config) (*generation, []pending, error) {
 			continue
 		}
 		g.frontends = append(g.frontends, fe)
+	}
+	for _, err := range p.compileRules(g) {
+		fail("%v", err)
 	}
 	if len(errs) > 0 {
 		return nil, nil, errors.New(strings.Join(errs, "\n"))
@@ -535,4 +573,75 @@ func (p *Proxy) closeSinks() {
 		s.Close()
 		delete(p.sinks, k)
 	}
+}
+
+// compileRules compiles the tcp-request, stick and stick-table lines of every section.
+// A listen section (a frontend and a backend from the same lines) is compiled once.
+func (p *Proxy) compileRules(g *generation) []error {
+	var errs []error
+	opt := func(a *acl.Set) tcprules.Options {
+		o := tcprules.Options{HAProxyStickCounts: p.opts.HAProxyStickCounts}
+		if a != nil {
+			o.ACL = a.Options()
+		}
+		return o
+	}
+	for _, be := range g.order {
+		var fe *frontend
+		for _, f := range g.frontends {
+			if f.name == be.name && f.cfg.Pos == be.cfg.Pos {
+				fe = f
+			}
+		}
+		role := tcprules.Backend
+		if fe != nil {
+			role = tcprules.Listen
+		}
+		r, err := tcprules.Compile(be.name, role, be.cfg.Rules, be.cfg.ACLs, g.rules, opt(be.cfg.ACLs))
+		if err != nil {
+			errs = append(errs, err) // positioned by Compile
+			continue
+		}
+		be.rules = r
+		if fe != nil {
+			fe.rules = r
+		}
+	}
+	for _, fe := range g.frontends {
+		if fe.rules != nil {
+			continue
+		}
+		r, err := tcprules.Compile(fe.name, tcprules.Frontend, fe.cfg.Rules, fe.cfg.ACLs, g.rules, opt(fe.cfg.ACLs))
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		fe.rules = r
+	}
+	return errs
+}
+
+// purgeLoop drops expired stick-table entries until Shutdown.
+func (p *Proxy) purgeLoop() {
+	t := time.NewTicker(p.opts.PurgeEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			p.tables.PurgeExpired()
+		case <-p.quit:
+			return
+		}
+	}
+}
+
+// Tables returns the committed stick tables, sorted by name (runtime API `show table`).
+func (p *Proxy) Tables() []*stick.Table {
+	var out []*stick.Table
+	for _, n := range p.tables.Names() {
+		if t := p.tables.Get(n); t != nil {
+			out = append(out, t)
+		}
+	}
+	return out
 }

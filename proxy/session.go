@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"runtime/debug"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -15,11 +16,17 @@ import (
 	"golang.org/x/sys/unix"
 
 	"appl/proxy/accesslog"
-	"appl/proxy/acl"
 	"appl/proxy/config"
 	"appl/proxy/proxyproto"
 	"appl/proxy/relay"
+	"appl/proxy/tcprules"
 )
+
+// rulesPool recycles tcprules sessions: the per-connection path stays allocation-free.
+var rulesPool = sync.Pool{New: func() any { return tcprules.NewSession() }}
+
+// sessionIDs numbers sessions for `show sess` / `shutdown session`.
+var sessionIDs atomic.Uint64
 
 // session is one proxied connection.
 type session struct {
@@ -38,6 +45,8 @@ type session struct {
 	term     [2]byte
 	bytesIn  int64
 	bytesOut int64
+	id       uint64
+	rs       *tcprules.Session // stick counters and rule state, back to rulesPool at end
 
 	// intrusive lists: all sessions (Shutdown) and the server's (shutdown-sessions)
 	gprev, gnext *session
@@ -124,7 +133,7 @@ func (p *Proxy) killAll(cause byte) int {
 
 // serve takes an accepted connection through the whole path up to the relay.
 func (p *Proxy) serve(c *net.TCPConn, fe *frontend, b *config.Bind, gl, fl *limiter) {
-	s := &session{p: p, fe: fe, client: c, gl: gl, fl: fl, accept: time.Now(), tw: -1, tc: -1, term: [2]byte{'-', '-'}}
+	s := &session{p: p, fe: fe, client: c, gl: gl, fl: fl, accept: time.Now(), tw: -1, tc: -1, term: [2]byte{'-', '-'}, id: sessionIDs.Add(1)}
 	fe.cur.Add(1)
 	fe.total.Add(1)
 	p.sessMu.Lock()
@@ -157,6 +166,14 @@ func (p *Proxy) serve(c *net.TCPConn, fe *frontend, b *config.Bind, gl, fl *limi
 	// original destination (TPROXY); otherwise it is our own address. Either way it is
 	// what dst fetches see.
 	s.dst = addrPort(c.LocalAddr())
+	rs := rulesPool.Get().(*tcprules.Session)
+	rs.Reset(s.src, s.dst)
+	rs.Txn.FrontendName = fe.name
+	s.rs = rs
+	if v := fe.rules.Connection(rs); v != tcprules.Accept {
+		s.refuse(v, true)
+		return
+	}
 	if b.AcceptProxy {
 		to := fe.cfg.Timeouts.Client
 		if to <= 0 {
@@ -178,11 +195,30 @@ func (p *Proxy) serve(c *net.TCPConn, fe *frontend, b *config.Bind, gl, fl *limi
 			s.src, s.dst = h.Src, h.Dst
 		}
 	}
-	txn := &acl.Txn{Src: s.src, Dst: s.dst, FrontendName: fe.name}
-	be := fe.chooseBackend(txn)
+	rs.Txn.Src, rs.Txn.Dst = s.src, s.dst
+	if v := fe.rules.Session(rs); v != tcprules.Accept {
+		s.refuse(v, true)
+		return
+	}
+	if fe.rules.NeedsData() {
+		waitData(c, fe.rules.InspectDelay())
+	}
+	if v := fe.rules.Content(rs); v != tcprules.Accept {
+		s.refuse(v, false)
+		return
+	}
+	be := fe.chooseBackend(&rs.Txn)
 	if be == nil {
 		fe.noBE.Add(1)
 		s.term = [2]byte{'P', 'R'}
+		return
+	}
+	rs.Txn.BackendName = be.name
+	if v := be.rules.Content(rs); v != tcprules.Accept {
+		s.be = be
+		be.cur.Add(1)
+		be.total.Add(1)
+		s.refuse(v, false)
 		return
 	}
 	s.be = be
@@ -197,7 +233,15 @@ func (p *Proxy) serve(c *net.TCPConn, fe *frontend, b *config.Bind, gl, fl *limi
 	if qto <= 0 {
 		qto = to.Connect // HAProxy: timeout queue defaults to timeout connect
 	}
-	srv, tw, err := be.acquire(key, nil, qto, p.quit)
+	var srv *server
+	var tw time.Duration
+	var err error
+	if name, _, ok := be.rules.StickServer(rs, be.usable); ok {
+		srv = be.acquireNamed(name)
+	}
+	if srv == nil {
+		srv, tw, err = be.acquire(key, nil, qto, p.quit)
+	}
 	s.tw = tw
 	if err != nil {
 		s.term = [2]byte{'s', 'Q'}
@@ -214,6 +258,12 @@ func (p *Proxy) serve(c *net.TCPConn, fe *frontend, b *config.Bind, gl, fl *limi
 	if err != nil {
 		be.connErrors.Add(1)
 		return
+	}
+	be.rules.StickStore(rs, be.serverID(s.srv), s.srv.name)
+	if !be.rules.HasStick() && !tracking(rs) {
+		// Nothing to count at Close: give the rule state back now rather than hold it
+		// for the life of a (possibly idle) connection.
+		s.releaseRules()
 	}
 	s.srv.sessMu.Lock()
 	s.srv.sess.addS(s)
@@ -243,6 +293,83 @@ func (p *Proxy) serve(c *net.TCPConn, fe *frontend, b *config.Bind, gl, fl *limi
 	handedOff = true
 	// This goroutine becomes the client-to-server direction.
 	r.Run()
+}
+
+func (s *session) releaseRules() {
+	if rs := s.rs; rs != nil {
+		s.rs = nil
+		rs.Close(uint64(s.bytesIn), uint64(s.bytesOut))
+		rulesPool.Put(rs)
+	}
+}
+
+// tracking reports whether a stick counter of rs tracks an entry.
+func tracking(rs *tcprules.Session) bool {
+	for n := 0; n < tcprules.MaxSC; n++ {
+		if e, _ := rs.Tracked(n); e != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// refuse ends a connection a tcp-request rule refused, the way haproxy does it on the
+// wire: a connection-level reject is an RST, a content-level one an orderly close, and
+// silent-drop sends nothing at all (the caller closes the socket).
+func (s *session) refuse(v tcprules.Verdict, early bool) {
+	s.term = [2]byte{'P', 'R'}
+	if early {
+		s.fe.deniedConn.Add(1)
+	} else {
+		s.fe.deniedReq.Add(1)
+	}
+	switch {
+	case v == tcprules.SilentDrop:
+		silentDrop(s.client)
+	case early:
+		s.client.SetLinger(0)
+	}
+}
+
+// silentDrop makes the following close send nothing: TCP_REPAIR lets the kernel drop
+// the socket without FIN or RST. Without it (no CAP_NET_ADMIN), a TTL of 1 keeps the
+// RST from leaving the first router.
+func silentDrop(c *net.TCPConn) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return
+	}
+	repaired := false
+	rc.Control(func(fd uintptr) {
+		if unix.SetsockoptInt(int(fd), unix.SOL_TCP, unix.TCP_REPAIR, 1) == nil {
+			repaired = true
+			return
+		}
+		unix.SetsockoptInt(int(fd), unix.SOL_IP, unix.IP_TTL, 1)
+		unix.SetsockoptInt(int(fd), unix.SOL_IPV6, unix.IPV6_UNICAST_HOPS, 1)
+	})
+	if !repaired {
+		c.SetLinger(0)
+	}
+}
+
+// waitData waits until the client sent something or d passed (tcp-request
+// inspect-delay), without consuming the data.
+func waitData(c *net.TCPConn, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return
+	}
+	c.SetReadDeadline(time.Now().Add(d))
+	var b [1]byte
+	rc.Read(func(fd uintptr) bool {
+		_, _, err := unix.Recvfrom(int(fd), b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+		return err != unix.EAGAIN
+	})
+	c.SetReadDeadline(time.Time{})
 }
 
 func (p *Proxy) relayPanic(v any) {
@@ -278,6 +405,7 @@ func (s *session) end() {
 	p.sessMu.Lock()
 	p.sessions.delG(s)
 	p.sessMu.Unlock()
+	s.releaseRules()
 	s.log()
 	if s.be != nil {
 		s.be.cur.Add(-1)

@@ -12,7 +12,7 @@ func (p *Proxy) Status() Status {
 	now := time.Now()
 	st := Status{ActConn: p.actconn.Load(), Panics: p.panics.Load()}
 	for _, fe := range g.frontends {
-		fs := FrontendStatus{Name: fe.name, Cur: fe.cur.Load(), Total: fe.total.Load(), MaxConn: fe.cfg.MaxConn,
+		fs := FrontendStatus{Name: fe.name, Cur: fe.cur.Load(), Total: fe.total.Load(), MaxConn: fe.limit.limit(),
 			ProxyErrors: fe.proxyE.Load(), NoBackend: fe.noBE.Load(), BytesIn: fe.bytesI.Load(), BytesOut: fe.bytesO.Load(), LastReloaded: g.loaded}
 		for _, b := range fe.cfg.Binds {
 			fs.Binds = append(fs.Binds, b.Address)

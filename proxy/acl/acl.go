@@ -470,3 +470,7 @@ func (n *named) match(t *Txn) bool {
 	}
 	return false
 }
+
+// Options returns the options the Set parses with (BaseDir, maps store, name checks), so
+// that other rule parsers of the same section (tcprules) load files the same way.
+func (s *Set) Options() Options { return s.opt }

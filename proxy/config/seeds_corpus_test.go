@@ -14,12 +14,7 @@ import (
 var seedWarnings = map[string][]string{
 	"000-transparent-tcp.cfg": {
 		"16: bind-process: unsupported directive (appl does not implement bind-process yet; see docs/compatibility.md)",
-		"20: stick-table: parsed, not served yet: appl does not act on stick tables in this version (backend \"ft_group\")",
-		"21: stick: parsed, not served yet: appl does not act on stickiness rules in this version (backend \"ft_group\")",
 		"25: bind-process: unsupported directive (appl does not implement bind-process yet; see docs/compatibility.md)",
-		"29: stick-table: parsed, not served yet: appl does not act on stick tables in this version (backend \"frontend_group\")",
-		"30: stick: parsed, not served yet: appl does not act on stickiness rules in this version (backend \"frontend_group\")",
-		"37: tcp-request: parsed, not served yet: appl does not act on tcp-request rules in this version (backend \"not_found\")",
 	},
 	"001-smtp-transparent.cfg": {},
 	"001-smtp.cfg":             {},
@@ -208,10 +203,10 @@ var corpusOutcomes = map[string]struct {
 	warnings                        int
 }{
 	// Loaded from testdata/corpus/ (map stand-ins) with HAPROXY_MAXCONN=1000 set.
-	"basedflare-ddos-protection.cfg":   {"acl", 3, 3, 5, 2, 33},
+	"basedflare-ddos-protection.cfg":   {"acl", 3, 3, 5, 2, 30},
 	"blockscout-websockets-large.cfg":  {"ok", 1, 2, 26, 26, 166},
 	"haproxytech-k8s-ingress-base.cfg": {"acl", 4, 0, 0, 0, 17},
-	"haproxytech-ultimate-config.cfg":  {"ok", 2, 3, 8, 8, 77},
+	"haproxytech-ultimate-config.cfg":  {"ok", 2, 3, 8, 8, 76},
 	"harisekhon-elasticsearch-acl.cfg": {"ok", 1, 1, 1, 3, 5},
 	"harisekhon-global-defaults.cfg":   {"ok", 0, 0, 0, 0, 6},
 	"kazoo-couchdb.cfg":                {"ok", 3, 3, 3, 8, 15},
@@ -220,10 +215,10 @@ var corpusOutcomes = map[string]struct {
 	"mysql-backup-server.cfg":          {"ok", 2, 2, 2, 2, 8},
 	"patroni-tcp-check-resolvers.cfg":  {"ok", 3, 3, 2, 6, 9},
 	"rabbitmq-cluster-tcp.cfg":         {"ok", 4, 4, 4, 9, 5},
-	"roxywi-peers-prometheus.cfg":      {"ok", 1, 1, 4, 1, 12},
+	"roxywi-peers-prometheus.cfg":      {"ok", 1, 1, 4, 1, 10},
 	"socketio-sticky-cookie.cfg":       {"ok", 1, 1, 1, 3, 3},
 	"upstream-basic-config-edge.cfg":   {"ok", 2, 3, 1, 4, 23},
-	"upstream-games-lua.cfg":           {"ok", 1, 1, 0, 0, 4},
+	"upstream-games-lua.cfg":           {"ok", 1, 1, 0, 0, 3},
 	"upstream-mptcp.cfg":               {"ok", 1, 1, 1, 1, 5},
 	"upstream-option-http-proxy.cfg":   {"acl", 1, 1, 1, 1, 7},
 	"upstream-quick-test.cfg":          {"ok", 1, 1, 1, 1, 2},
