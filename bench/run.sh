@@ -230,6 +230,19 @@ start_proxy() {
 	# env and taskset exec the proxy, so PROXY_PID is the proxy itself.
 }
 
+# cpu_ticks PID: user+system CPU time of PID (all its threads) in clock ticks,
+# empty when there is no such process (the direct runs).
+CLK_TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
+cpu_ticks() { [ -n "$1" ] && awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null; }
+
+# CPU cost of the proxy per unit of work: unlike req/s and Gbit/s it hardly
+# depends on what else runs on the shared CPUs, so small changes show.
+# cpu_per SCENARIO IMPL TICKS_BEFORE TICKS_AFTER UNITS SCALE
+cpu_per() {
+	[ -n "$3" ] && [ -n "$4" ] || return 0
+	record "$1" cpu "$2" "$(awk -v a="$3" -v b="$4" -v n="$5" -v s="$6" -v hz="$CLK_TCK" 'BEGIN { if (n + 0 > 0) printf "%.1f\n", (b - a) / hz * s / n; else print "-" }')"
+}
+
 # record SCENARIO METRIC IMPL VALUE
 record() { echo "$4" >>"$RES/$1.$2.$3"; }
 
@@ -239,9 +252,13 @@ record() { echo "$4" >>"$RES/$1.$2.$3"; }
 wrk_run() {
 	local sc=$1 impl=$2 port=$3
 	shift 3
-	local out
+	local out t0 t1 n
+	t0=$(cpu_ticks "$CPU_PID")
 	out=$(timeout $((DURATION + 30)) "${LOAD_CPU[@]}" wrk -t2 -c"$CONNS" -d"${DURATION}s" --latency "$@" "http://127.0.0.1:$port/" 2>&1)
+	t1=$(cpu_ticks "$CPU_PID")
 	printf '== %s %s\n%s\n' "$sc" "$impl" "$out" >>"$TMP/wrk.out"
+	n=$(awk '/ requests in / { print $1 }' <<<"$out")
+	cpu_per "$sc" "$impl" "$t0" "$t1" "$n" 1000000
 	read -r rps p50 p99 errs <<<"$(awk '
 		function ms(v, n) {
 			n = v + 0
@@ -265,12 +282,21 @@ wrk_run() {
 }
 
 bulk_run() {
-	local impl=$1 port=$2 out gbps
+	local impl=$1 port=$2 out gbps t0 t1 gb
+	t0=$(cpu_ticks "$CPU_PID")
 	out=$(timeout $((DURATION + 30)) "${LOAD_CPU[@]}" iperf3 -c 127.0.0.1 -p "$port" -t "$DURATION" -f m 2>&1)
+	t1=$(cpu_ticks "$CPU_PID")
 	printf '== bulk %s\n%s\n' "$impl" "$out" >>"$TMP/iperf3.out"
 	gbps=$(awk '/receiver/ { for (i = 1; i <= NF; i++) if ($i == "Mbits/sec") v = $(i - 1) / 1000 }
 		END { if (v == "") print "-"; else printf "%.2f\n", v }' <<<"$out")
 	record bulk gbps "$impl" "$gbps"
+	# Bytes the receiver got, in GB (iperf3 picks the unit of its transfer column).
+	gb=$(awk '/receiver/ { for (i = 2; i <= NF; i++) {
+			if ($i == "GBytes") v = $(i - 1) * 1.073741824
+			else if ($i == "MBytes") v = $(i - 1) * 0.001048576
+			else if ($i == "KBytes") v = $(i - 1) * 0.000001024 } }
+		END { print v + 0 }' <<<"$out")
+	cpu_per bulk "$impl" "$t0" "$t1" "$gb" 1000
 	say "  bulk $impl: $gbps Gbit/s"
 }
 
@@ -307,6 +333,7 @@ for sc in $SCENARIOS; do
 	for r in $(seq "$ROUNDS"); do
 		for impl in "${IMPLS[@]}"; do
 			if [ "$impl" = direct ]; then
+				CPU_PID=""
 				case $sc in
 				ka) wrk_run ka direct "$BE_HTTP" ;;
 				close) wrk_run close direct "$BE_HTTP" -H "Connection: close" ;;
@@ -315,6 +342,7 @@ for sc in $SCENARIOS; do
 				continue
 			fi
 			start_proxy "$impl" || continue
+			CPU_PID=$PROXY_PID
 			case $sc in
 			ka) wrk_run ka "$impl" "$FE_HTTP" ;;
 			close) wrk_run close "$impl" "$FE_HTTP" -H "Connection: close" ;;
@@ -382,15 +410,18 @@ if has ka; then
 	row "L4 keep-alive p50 ms" ka p50 "%.3f"
 	row "L4 keep-alive p99 ms" ka p99 "%.3f"
 	row "L4 keep-alive errors" ka errors "%.0f"
+	row "L4 keep-alive proxy CPU us/req" ka cpu "%.1f"
 fi
 if has close; then
 	row "L4 conn/request req/s" close rps "%.0f" hi:1
 	row "L4 conn/request p50 ms" close p50 "%.3f"
 	row "L4 conn/request p99 ms" close p99 "%.3f"
 	row "L4 conn/request errors" close errors "%.0f"
+	row "L4 conn/request proxy CPU us/req" close cpu "%.1f"
 fi
 if has bulk; then
 	row "bulk iperf3 Gbit/s" bulk gbps "%.2f" direct:0.9
+	row "bulk proxy CPU ms/GB" bulk cpu "%.1f"
 	h=$(mean bulk gbps haproxy) d=$(mean bulk gbps direct)
 	awk -v h="$h" -v d="$d" 'BEGIN { if (d + 0 > 0 && h + 0 > 0) printf "%-34s %21.0f%%\n", "  haproxy as % of direct", 100 * h / d }'
 fi

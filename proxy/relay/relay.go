@@ -57,6 +57,8 @@ type Relay struct {
 	ended atomic.Int32
 	done  func(Result)
 
+	flow [2]flow
+
 	parked [2]atomic.Bool
 	parkID [2]uint64
 	timer  [2]*time.Timer
@@ -82,6 +84,10 @@ func New(client, server *net.TCPConn, opt Options, done func(Result)) (*Relay, e
 		opt.ParkAfter = DefaultParkAfter
 	}
 	r := &Relay{conn: [2]*net.TCPConn{client, server}, opt: opt, done: done}
+	for i := range r.flow {
+		f := &r.flow[i]
+		f.fillFn, f.drainFn = f.fill, f.drain
+	}
 	for i, c := range r.conn {
 		rc, err := c.SyscallConn()
 		if err != nil {
@@ -253,134 +259,149 @@ func (r *Relay) setDeadline(i int, write bool, t time.Time) {
 	}
 }
 
+// flow is the state of one direction between two system calls: what was read and not
+// yet written. It lives in the Relay (not in pump's locals captured by closures) so that
+// forwarding allocates nothing per direction start; fill and drain are bound once in New.
+type flow struct {
+	pp      *pipe   // splice mode: pipe holding inPipe bytes
+	buf     *[]byte // copy mode: buffer holding buf[off:inBuf]
+	inPipe  int
+	inBuf   int
+	off     int
+	n       int
+	rerr    error
+	werr    error
+	fillFn  func(uintptr) bool
+	drainFn func(uintptr) bool
+	bulk    bool // last reads filled the buffer: splice the next ones
+	eof     bool
+	waited  bool // a write found the socket full since the last read
+}
+
+// fill reads what is there. Small reads (request/response traffic) go through a
+// pooled buffer with read/write, which costs less in the kernel than splice for a
+// few hundred bytes; once a read fills the buffer the direction switches to splice
+// through a pooled pipe, and back when reads get small again. Either way nothing is
+// held while the socket has nothing to read.
+func (f *flow) fill(fd uintptr) bool {
+	for {
+		var m int
+		var err error
+		if f.bulk {
+			if f.pp == nil {
+				if f.pp, err = pool.get(); err != nil {
+					f.rerr = err
+					return true
+				}
+			}
+			var m64 int64
+			m64, err = unix.Splice(int(fd), nil, f.pp.w, nil, pipeSize, unix.SPLICE_F_NONBLOCK|unix.SPLICE_F_MOVE)
+			m = int(m64)
+		} else {
+			if f.buf == nil {
+				f.buf = bufPool.Get().(*[]byte)
+			}
+			m, err = unix.Read(int(fd), *f.buf)
+		}
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			if f.pp != nil && f.inPipe == 0 {
+				// Nothing there: give the pipe or buffer back before waiting, so
+				// an idle connection holds none.
+				pool.put(f.pp)
+				f.pp = nil
+			}
+			if f.buf != nil {
+				bufPool.Put(f.buf)
+				f.buf = nil
+			}
+			return false
+		case err != nil:
+			f.rerr = err
+		case m == 0:
+			f.eof = true
+		default:
+			f.n = m
+			if f.bulk {
+				f.inPipe += m
+				// Hysteresis: a bulk stream often returns a little less than
+				// a buffer; only clearly small reads go back to copying.
+				if m < bufSize/4 {
+					f.bulk = false
+				}
+			} else {
+				f.inBuf, f.off = m, 0
+				if m == len(*f.buf) {
+					f.bulk = true
+				}
+			}
+		}
+		return true
+	}
+}
+
+func (f *flow) drain(fd uintptr) bool {
+	for f.inPipe > 0 {
+		m, err := unix.Splice(f.pp.r, nil, int(fd), nil, f.inPipe, unix.SPLICE_F_NONBLOCK|unix.SPLICE_F_MOVE)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			f.waited = true
+			return false
+		case err != nil:
+			f.werr = err
+			return true
+		}
+		f.inPipe -= int(m)
+	}
+	for f.off < f.inBuf {
+		m, err := unix.Write(int(fd), (*f.buf)[f.off:f.inBuf])
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			f.waited = true
+			return false
+		case err != nil:
+			f.werr = err
+			return true
+		}
+		f.off += m
+	}
+	return true
+}
+
+// release gives back the pipe and buffer; a pipe still holding bytes is closed.
+func (f *flow) release() {
+	if f.pp != nil {
+		if f.inPipe == 0 {
+			pool.put(f.pp)
+		} else {
+			f.pp.close()
+		}
+		f.pp, f.inPipe = nil, 0
+	}
+	if f.buf != nil {
+		bufPool.Put(f.buf)
+		f.buf, f.inBuf, f.off = nil, 0, 0
+	}
+}
+
 // pump moves bytes from side src to the other side until src ends or an error. It
 // returns true when the direction parked (its goroutine ends, the relay goes on).
 func (r *Relay) pump(src int) bool {
 	dst := 1 - src
+	f := &r.flow[src]
+	f.bulk = false
 	r.armRead(src)
-	var (
-		pp     *pipe   // splice mode: pipe holding inPipe bytes
-		buf    *[]byte // copy mode: buffer holding buf[off:inBuf]
-		inPipe int
-		inBuf  int
-		off    int
-		bulk   bool // last reads filled the buffer: splice the next ones
-		n      int
-		rerr   error
-		eof    bool
-		werr   error
-	)
-	// fill reads what is there. Small reads (request/response traffic) go through a
-	// pooled buffer with read/write, which costs less in the kernel than splice for a
-	// few hundred bytes; once a read fills the buffer the direction switches to splice
-	// through a pooled pipe, and back when reads get small again. Either way nothing is
-	// held while the socket has nothing to read.
-	fill := func(fd uintptr) bool {
-		for {
-			var m int
-			var err error
-			if bulk {
-				if pp == nil {
-					if pp, err = pool.get(); err != nil {
-						rerr = err
-						return true
-					}
-				}
-				var m64 int64
-				m64, err = unix.Splice(int(fd), nil, pp.w, nil, 1<<20, unix.SPLICE_F_NONBLOCK|unix.SPLICE_F_MOVE)
-				m = int(m64)
-			} else {
-				if buf == nil {
-					buf = bufPool.Get().(*[]byte)
-				}
-				m, err = unix.Read(int(fd), *buf)
-			}
-			switch {
-			case err == unix.EINTR:
-				continue
-			case err == unix.EAGAIN:
-				if pp != nil && inPipe == 0 {
-					// Nothing there: give the pipe or buffer back before waiting, so
-					// an idle connection holds none.
-					pool.put(pp)
-					pp = nil
-				}
-				if buf != nil {
-					bufPool.Put(buf)
-					buf = nil
-				}
-				return false
-			case err != nil:
-				rerr = err
-			case m == 0:
-				eof = true
-			default:
-				n = m
-				if bulk {
-					inPipe += m
-					// Hysteresis: a bulk stream often returns a little less than
-					// a buffer; only clearly small reads go back to copying.
-					if m < bufSize/4 {
-						bulk = false
-					}
-				} else {
-					inBuf, off = m, 0
-					if m == len(*buf) {
-						bulk = true
-					}
-				}
-			}
-			return true
-		}
-	}
-	drain := func(fd uintptr) bool {
-		for inPipe > 0 {
-			m, err := unix.Splice(pp.r, nil, int(fd), nil, inPipe, unix.SPLICE_F_NONBLOCK|unix.SPLICE_F_MOVE)
-			switch {
-			case err == unix.EINTR:
-				continue
-			case err == unix.EAGAIN:
-				return false
-			case err != nil:
-				werr = err
-				return true
-			}
-			inPipe -= int(m)
-		}
-		for off < inBuf {
-			m, err := unix.Write(int(fd), (*buf)[off:inBuf])
-			switch {
-			case err == unix.EINTR:
-				continue
-			case err == unix.EAGAIN:
-				return false
-			case err != nil:
-				werr = err
-				return true
-			}
-			off += m
-		}
-		return true
-	}
-	release := func() {
-		if pp != nil {
-			if inPipe == 0 {
-				pool.put(pp)
-			} else {
-				pp.close()
-			}
-			pp, inPipe = nil, 0
-		}
-		if buf != nil {
-			bufPool.Put(buf)
-			buf, inBuf, off = nil, 0, 0
-		}
-	}
 	for {
-		n, rerr, eof = 0, nil, false
-		err := r.rc[src].Read(fill)
+		f.n, f.rerr, f.eof = 0, nil, false
+		err := r.rc[src].Read(f.fillFn)
 		if err != nil {
-			release()
+			f.release()
 			if errors.Is(err, os.ErrDeadlineExceeded) {
 				if exp, who := r.expiredRead(src); exp {
 					r.abort(who)
@@ -395,14 +416,21 @@ func (r *Relay) pump(src int) bool {
 			r.abort(sideLetter[src])
 			return false
 		}
-		if rerr != nil {
-			release()
+		if f.rerr != nil {
+			f.release()
 			r.abort(sideLetter[src])
 			return false
 		}
-		if eof {
-			release()
+		if f.eof {
+			f.release()
 			r.fin[src].Store(true)
+			if r.fin[dst].Load() {
+				// The other direction already ended with a FIN: both are done and
+				// finish closes both sockets, which sends our FIN. A shutdown first
+				// would only cost a system call (measured: about 7 % of the CPU of
+				// a connection-per-request load).
+				return false
+			}
 			// Half-close: pass the FIN on, keep the other direction running.
 			r.conn[dst].CloseWrite()
 			if f := r.opt.Fin[src]; f > 0 {
@@ -413,27 +441,32 @@ func (r *Relay) pump(src int) bool {
 			return false
 		}
 		r.last.Store(time.Now().UnixNano())
-		r.bytes[src].Add(int64(n))
-		for inPipe > 0 || off < inBuf {
-			werr = nil
-			err := r.rc[dst].Write(drain)
-			if err == nil && werr == nil {
+		r.bytes[src].Add(int64(f.n))
+		f.waited = false
+		for f.inPipe > 0 || f.off < f.inBuf {
+			f.werr = nil
+			err := r.rc[dst].Write(f.drainFn)
+			if err == nil && f.werr == nil {
 				continue
 			}
 			if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
 				if exp, who := r.expired(dst, true); !exp {
 					continue
 				} else {
-					release()
+					f.release()
 					r.abort(who)
 					return false
 				}
 			}
-			release()
+			f.release()
 			r.abort(sideLetter[dst])
 			return false
 		}
-		inBuf, off = 0, 0
-		r.last.Store(time.Now().UnixNano())
+		f.inBuf, f.off = 0, 0
+		if f.waited {
+			// The write had to wait: its end is activity too. Otherwise the read's
+			// timestamp is recent enough and a second clock read is saved.
+			r.last.Store(time.Now().UnixNano())
+		}
 	}
 }
