@@ -2,13 +2,11 @@ package proxy
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
 	"math"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -636,9 +634,6 @@ func TestConnectTimeout(t *testing.T) {
 		t.Fatal("not counted")
 	}
 }
-
-var _ = context.Background
-var _ sync.Mutex
 
 func waitNoConn(p *Proxy) {
 	deadline := time.Now().Add(5 * time.Second)
