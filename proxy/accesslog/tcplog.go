@@ -48,30 +48,35 @@ func AppendTCPLog(b []byte, e *Entry) []byte {
 	b = append(b, '/')
 	b = append(b, e.Server...)
 	b = append(b, ' ')
-	b = appendMs(b, e.Tw)
+	b = AppendMs(b, e.Tw)
 	b = append(b, '/')
-	b = appendMs(b, e.Tc)
+	b = AppendMs(b, e.Tc)
 	b = append(b, '/')
-	b = appendMs(b, e.Tt)
+	b = AppendMs(b, e.Tt)
 	b = append(b, ' ')
 	b = strconv.AppendInt(b, e.Bytes, 10)
 	b = append(b, ' ', e.Term[0], e.Term[1], ' ')
-	for i, v := range [...]int{e.ActConn, e.FeConn, e.BeConn, e.SrvConn} {
+	return AppendCounters(b, e.ActConn, e.FeConn, e.BeConn, e.SrvConn, e.Redisp, e.Retries, e.SrvQueue, e.BeQueue)
+}
+
+// AppendCounters appends HAProxy's "%ac/%fc/%bc/%sc/%rc %sq/%bq" block (a '+' before the
+// retries when the session was redispatched), shared by the tcplog and httplog lines.
+func AppendCounters(b []byte, ac, fc, bc, sc int, redisp bool, retries, sq, bq int) []byte {
+	for i, v := range [...]int{ac, fc, bc, sc} {
 		if i > 0 {
 			b = append(b, '/')
 		}
 		b = strconv.AppendInt(b, int64(v), 10)
 	}
 	b = append(b, '/')
-	if e.Redisp {
+	if redisp {
 		b = append(b, '+')
 	}
-	b = strconv.AppendInt(b, int64(e.Retries), 10)
+	b = strconv.AppendInt(b, int64(retries), 10)
 	b = append(b, ' ')
-	b = strconv.AppendInt(b, int64(e.SrvQueue), 10)
+	b = strconv.AppendInt(b, int64(sq), 10)
 	b = append(b, '/')
-	b = strconv.AppendInt(b, int64(e.BeQueue), 10)
-	return b
+	return strconv.AppendInt(b, int64(bq), 10)
 }
 
 // AppendDate appends HAProxy's accept date, "23/Nov/2026:12:50:23.123", in local time.
@@ -99,7 +104,8 @@ func append2(b []byte, v int) []byte {
 	return append(b, byte('0'+v/10%10), byte('0'+v%10))
 }
 
-func appendMs(b []byte, d time.Duration) []byte {
+// AppendMs appends a timer in milliseconds, -1 when it did not run (negative).
+func AppendMs(b []byte, d time.Duration) []byte {
 	if d < 0 {
 		return append(b, "-1"...)
 	}

@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"strconv"
 	"time"
+
+	"appl/proxy/accesslog"
 )
 
 // LogEntry is one request as option httplog reports it. The engine fills everything
@@ -51,7 +53,7 @@ func (e *LogEntry) AppendHTTPLog(b []byte) []byte {
 		b = append(b, "unix:1"...)
 	}
 	b = append(b, " ["...)
-	b = appendDate(b, e.RequestDate)
+	b = accesslog.AppendDate(b, e.RequestDate)
 	b = append(b, "] "...)
 	b = append(b, e.Frontend...)
 	if e.TLS {
@@ -66,7 +68,7 @@ func (e *LogEntry) AppendHTTPLog(b []byte) []byte {
 		if i > 0 {
 			b = append(b, '/')
 		}
-		b = appendMs(b, d)
+		b = accesslog.AppendMs(b, d)
 	}
 	b = append(b, ' ')
 	if e.Status > 0 {
@@ -78,21 +80,7 @@ func (e *LogEntry) AppendHTTPLog(b []byte) []byte {
 	b = strconv.AppendInt(b, e.Bytes, 10)
 	b = append(b, " - - "...)
 	b = append(b, e.Term[0], e.Term[1], e.Cookie[0], e.Cookie[1], ' ')
-	for i, v := range [...]int{e.ActConn, e.FeConn, e.BeConn, e.SrvConn} {
-		if i > 0 {
-			b = append(b, '/')
-		}
-		b = strconv.AppendInt(b, int64(v), 10)
-	}
-	b = append(b, '/')
-	if e.Redispatched {
-		b = append(b, '+')
-	}
-	b = strconv.AppendInt(b, int64(e.Retries), 10)
-	b = append(b, ' ')
-	b = strconv.AppendInt(b, int64(e.SrvQueue), 10)
-	b = append(b, '/')
-	b = strconv.AppendInt(b, int64(e.BeQueue), 10)
+	b = accesslog.AppendCounters(b, e.ActConn, e.FeConn, e.BeConn, e.SrvConn, e.Redispatched, e.Retries, e.SrvQueue, e.BeQueue)
 	b = append(b, ' ', '"')
 	for _, c := range e.RequestLine {
 		// %{+Q}: quote, escaping what would break the line.
@@ -107,26 +95,4 @@ func (e *LogEntry) AppendHTTPLog(b []byte) []byte {
 		}
 	}
 	return append(b, '"')
-}
-
-var months = [12]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"}
-
-// appendDate appends "23/Nov/2026:12:50:23.123" in local time, as HAProxy's %tr.
-func appendDate(b []byte, t time.Time) []byte {
-	y, mo, d := t.Date()
-	h, mi, s := t.Clock()
-	b = append(b, byte('0'+d/10), byte('0'+d%10), '/')
-	b = append(b, months[mo-1]...)
-	b = append(b, '/')
-	b = strconv.AppendInt(b, int64(y), 10)
-	b = append(b, ':', byte('0'+h/10), byte('0'+h%10), ':', byte('0'+mi/10), byte('0'+mi%10), ':', byte('0'+s/10), byte('0'+s%10), '.')
-	ms := t.Nanosecond() / 1e6
-	return append(b, byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10))
-}
-
-func appendMs(b []byte, d time.Duration) []byte {
-	if d < 0 {
-		return append(b, "-1"...)
-	}
-	return strconv.AppendInt(b, d.Milliseconds(), 10)
 }
