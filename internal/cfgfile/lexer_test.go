@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func env(m map[string]string) func(string) (string, bool) {
@@ -144,5 +145,20 @@ func TestConditionalBlocks(t *testing.T) {
 	}
 	if _, err := Parse("c.cfg", []byte("global\n.if version_atleast(2.4)\n.endif\n"), Options{}); err == nil || !strings.Contains(err.Error(), "unsupported condition") {
 		t.Fatalf("unsupported predicate: %v", err)
+	}
+}
+
+func TestParseTime(t *testing.T) {
+	for in, want := range map[string]time.Duration{"0": 0, "250": 250 * time.Millisecond, "5ms": 5 * time.Millisecond,
+		"10us": 10 * time.Microsecond, "30s": 30 * time.Second, "2m": 2 * time.Minute, "1h": time.Hour, "7d": 7 * 24 * time.Hour} {
+		got, err := ParseTime(in)
+		if err != nil || got != want {
+			t.Errorf("ParseTime(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "s", "-1", "5x", "1.5s", "400d", "99999999999999999999"} {
+		if _, err := ParseTime(in); err == nil {
+			t.Errorf("ParseTime(%q): expected an error", in)
+		}
 	}
 }

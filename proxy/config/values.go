@@ -1,6 +1,7 @@
 package config
 
 import (
+	"appl/internal/cfgfile"
 	"fmt"
 	"net/netip"
 	"strconv"
@@ -8,45 +9,12 @@ import (
 	"time"
 )
 
-// parseDuration reads HAProxy's time syntax: an integer followed by an optional unit
-// (us, ms, s, m, h, d). A bare number is in milliseconds, as in HAProxy.
+// parseDuration reads HAProxy's time syntax (see cfgfile.ParseTime).
 func parseDuration(s string) (time.Duration, error) {
 	if s == "" {
 		return 0, fmt.Errorf("empty time")
 	}
-	i := 0
-	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-		i++
-	}
-	if i == 0 {
-		return 0, fmt.Errorf("bad time %q", s)
-	}
-	n, err := strconv.ParseInt(s[:i], 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("bad time %q", s)
-	}
-	var unit time.Duration
-	switch s[i:] {
-	case "", "ms":
-		unit = time.Millisecond
-	case "us":
-		unit = time.Microsecond
-	case "s":
-		unit = time.Second
-	case "m":
-		unit = time.Minute
-	case "h":
-		unit = time.Hour
-	case "d":
-		unit = 24 * time.Hour
-	default:
-		return 0, fmt.Errorf("bad time unit in %q", s)
-	}
-	// Keep far below the int64 limit: HAProxy itself caps timers at ~24.8 days.
-	if n > int64(365*24*time.Hour/unit) {
-		return 0, fmt.Errorf("time %q too large", s)
-	}
-	return time.Duration(n) * unit, nil
+	return cfgfile.ParseTime(s)
 }
 
 // parseInt reads a decimal integer within [lo, hi].

@@ -1,6 +1,7 @@
 package stick
 
 import (
+	"appl/internal/cfgfile"
 	"fmt"
 	"strconv"
 	"strings"
@@ -284,7 +285,7 @@ func ParseDef(words []string) (Def, error) {
 			i++
 			t, err := ParseTime(v)
 			if err != nil {
-				return d, fmt.Errorf("stick-table: invalid expire '%s': %v", v, err)
+				return d, fmt.Errorf("stick-table: invalid expire '%s': %v (expected a time such as 30s, 10m or 1h)", v, err)
 			}
 			if t > maxExpire {
 				return d, fmt.Errorf("stick-table: expire '%s' is too large (at most 24d20h31m23s)", v)
@@ -364,7 +365,7 @@ func (d *Def) addStores(list string) error {
 			}
 			p, err := ParseTime(arg)
 			if err != nil {
-				return fmt.Errorf("stick-table: invalid period '%s' for '%s': %v", arg, name, err)
+				return fmt.Errorf("stick-table: invalid period '%s' for '%s': %v (expected a time such as 10s)", arg, name, err)
 			}
 			if p < time.Millisecond || p > maxExpire {
 				return fmt.Errorf("stick-table: period '%s' for '%s' must be between 1ms and 24d", arg, name)
@@ -417,41 +418,9 @@ func dataTypeList() string {
 	return strings.Join(names, ", ")
 }
 
-// ParseTime parses an HAProxy time: a decimal number with an optional unit
-// us, ms, s, m, h or d. Without a unit the value is in milliseconds.
-func ParseTime(s string) (time.Duration, error) {
-	i := 0
-	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-		i++
-	}
-	if i == 0 {
-		return 0, fmt.Errorf("expected a number with an optional unit (us, ms, s, m, h, d)")
-	}
-	n, err := strconv.ParseUint(s[:i], 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("number out of range")
-	}
-	unit := time.Millisecond
-	switch s[i:] {
-	case "", "ms":
-	case "us":
-		unit = time.Microsecond
-	case "s":
-		unit = time.Second
-	case "m":
-		unit = time.Minute
-	case "h":
-		unit = time.Hour
-	case "d":
-		unit = 24 * time.Hour
-	default:
-		return 0, fmt.Errorf("unknown unit '%s', expected us, ms, s, m, h or d", s[i:])
-	}
-	if n > uint64(maxExpire/unit)*4 { // far beyond any accepted value; avoids overflow
-		return 0, fmt.Errorf("value too large")
-	}
-	return time.Duration(n) * unit, nil
-}
+// ParseTime parses an HAProxy time (cfgfile.ParseTime): a decimal number with an
+// optional unit us, ms, s, m, h or d; without a unit the value is in milliseconds.
+func ParseTime(s string) (time.Duration, error) { return cfgfile.ParseTime(s) }
 
 // parseSize parses a number with an optional k, m or g suffix (powers of 1024).
 func parseSize(s string) (int, error) {

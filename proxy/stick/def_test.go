@@ -50,7 +50,7 @@ func TestParseDefErrors(t *testing.T) {
 		{"type ip size 10x", "invalid size '10x'"},
 		{"type ip size 0", "size must be at least 1"},
 		{"type ip size 10 expire", "'expire' expects a time"},
-		{"type ip size 10 expire 10y", "unknown unit 'y'"},
+		{"type ip size 10 expire 10y", `bad time unit in "10y"`},
 		{"type ip size 10 expire 30d", "too large"},
 		{"type ip size 10 bogus", "unknown keyword 'bogus'"},
 		{"type ip len 4 size 10", "'len' must follow 'type string' or 'type binary'"},

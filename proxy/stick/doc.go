@@ -10,7 +10,7 @@
 // fetches keys from connections and calls the Entry methods), the runtime
 // API (which splits command lines and prints the answers this package
 // formats), nor replication (which consumes the interface below). It
-// imports no other appl package.
+// imports no other appl package but internal/cfgfile (HAProxy time syntax).
 //
 // # Tables
 //
