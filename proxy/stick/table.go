@@ -672,27 +672,13 @@ func (t *Table) mutate(e *Entry, dt DataType, n uint64, set bool, ms int64) {
 
 // Add adds n to counter dt, or counts n events in rate dt. It reports
 // false when dt is not stored or the entry was removed.
-func (e *Entry) Add(dt DataType, n uint64) bool {
-	s := e.s
-	t := s.t
-	if dt >= numDataTypes || t.off[dt] < 0 || dt == DataServerKey {
-		return false
-	}
-	ms, ns := t.clock()
-	s.mu.Lock()
-	if e.dead {
-		s.mu.Unlock()
-		return false
-	}
-	t.mutate(e, dt, n, false, ms)
-	s.touched(e, ms, ns)
-	s.mu.Unlock()
-	return true
-}
+func (e *Entry) Add(dt DataType, n uint64) bool { return e.update(dt, n, false) }
 
 // Set sets counter dt to v (32-bit types keep the low 32 bits, like
 // HAProxy), or restarts rate dt at v events in the current period.
-func (e *Entry) Set(dt DataType, v uint64) bool {
+func (e *Entry) Set(dt DataType, v uint64) bool { return e.update(dt, v, true) }
+
+func (e *Entry) update(dt DataType, v uint64, set bool) bool {
 	s := e.s
 	t := s.t
 	if dt >= numDataTypes || t.off[dt] < 0 || dt == DataServerKey {
@@ -704,7 +690,7 @@ func (e *Entry) Set(dt DataType, v uint64) bool {
 		s.mu.Unlock()
 		return false
 	}
-	t.mutate(e, dt, v, true, ms)
+	t.mutate(e, dt, v, set, ms)
 	s.touched(e, ms, ns)
 	s.mu.Unlock()
 	return true
