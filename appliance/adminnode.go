@@ -13,6 +13,7 @@ import (
 	"appl/internal/cfgfile"
 	"appl/proxy"
 	"appl/proxy/runtime"
+	"appl/vrrp"
 )
 
 // adminTarget is the node as the admin API sees it.
@@ -192,18 +193,9 @@ func (n *Node) Subscribe() (<-chan admin.Event, func()) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer cancel()
-			for {
-				select {
-				case <-stop:
-					return
-				case e, ok := <-ch:
-					if !ok {
-						return
-					}
-					send(admin.Event{Time: e.Time, Kind: "server", Backend: e.Backend, Server: e.Server, From: string(e.From), To: string(e.To), Reason: e.Reason, ActiveUp: e.ActiveUp})
-				}
-			}
+			forwardEvents(ch, cancel, stop, send, func(e proxy.Event) admin.Event {
+				return admin.Event{Time: e.Time, Kind: "server", Backend: e.Backend, Server: e.Server, From: string(e.From), To: string(e.To), Reason: e.Reason, ActiveUp: e.ActiveUp}
+			})
 		}()
 	}
 	if sp != nil {
@@ -211,18 +203,9 @@ func (n *Node) Subscribe() (<-chan admin.Event, func()) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer cancel()
-			for {
-				select {
-				case <-stop:
-					return
-				case e, ok := <-ch:
-					if !ok {
-						return
-					}
-					send(admin.Event{Time: e.Time, Kind: "vrrp", Instance: e.Instance, From: e.From, To: e.To, Priority: e.Priority})
-				}
-			}
+			forwardEvents(ch, cancel, stop, send, func(e vrrp.Event) admin.Event {
+				return admin.Event{Time: e.Time, Kind: "vrrp", Instance: e.Instance, From: e.From, To: e.To, Priority: e.Priority}
+			})
 		}()
 	}
 	var once sync.Once
@@ -232,6 +215,23 @@ func (n *Node) Subscribe() (<-chan admin.Event, func()) {
 			wg.Wait()
 			close(out)
 		})
+	}
+}
+
+// forwardEvents relays one subscription into the merged stream until stop or until the
+// source closes, then ends the subscription.
+func forwardEvents[E any](ch <-chan E, cancel func(), stop <-chan struct{}, send func(admin.Event), conv func(E) admin.Event) {
+	defer cancel()
+	for {
+		select {
+		case <-stop:
+			return
+		case e, ok := <-ch:
+			if !ok {
+				return
+			}
+			send(conv(e))
+		}
 	}
 }
 
