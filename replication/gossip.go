@@ -86,7 +86,7 @@ func startGossip(n *Node) (*gossip, error) {
 	c.ProbeInterval = 500 * time.Millisecond
 	c.ProbeTimeout = 250 * time.Millisecond
 	c.GossipInterval = 100 * time.Millisecond
-	c.PushPullInterval = 10 * time.Second
+	c.PushPullInterval = 5 * time.Second
 	g.self = g.localStatus()
 	// The queue exists before memberlist starts calling the delegate.
 	g.q = &memberlist.TransmitLimitedQueue{NumNodes: func() int {
@@ -105,6 +105,9 @@ func startGossip(n *Node) (*gossip, error) {
 	go g.loop()
 	return g, nil
 }
+
+// statusRefresh is how often an unchanged status is broadcast again.
+const statusRefresh = 2 * time.Second
 
 func (g *gossip) localStatus() MemberStatus {
 	var s MemberStatus
@@ -135,6 +138,11 @@ func (g *gossip) loop() {
 	defer g.wg.Done()
 	t := time.NewTicker(g.n.cfg.StatusEvery)
 	defer t.Stop()
+	// An unchanged status is still re-broadcast now and then: a broadcast
+	// is UDP and retransmitted a few times only, so a member that missed
+	// it (joined later, lost packets) would otherwise wait for the next
+	// push/pull to learn it.
+	var lastSent time.Time
 	for {
 		select {
 		case <-g.stop:
@@ -150,7 +158,11 @@ func (g *gossip) loop() {
 			g.self = s
 		}
 		g.mu.Unlock()
-		if changed {
+		if changed || time.Since(lastSent) >= statusRefresh {
+			lastSent = time.Now()
+			g.mu.Lock()
+			s = g.self
+			g.mu.Unlock()
 			b, _ := json.Marshal(s)
 			g.q.QueueBroadcast(&statusBroadcast{node: s.Node, msg: b})
 		}
