@@ -109,6 +109,10 @@ func (p *Proxy) Sessions() []SessionInfo {
 			src = x.src
 			si.Backend, si.Server = x.be.name, x.srv.name
 			si.BytesIn, si.BytesOut = r.Bytes()
+		} else if cr := x.crelay.Load(); cr != nil {
+			src = x.src
+			si.Backend, si.Server = x.be.name, x.srv.name
+			si.BytesIn, si.BytesOut = cr.Bytes()
 		}
 		si.Src, si.IPv6 = src.String(), src.Addr().Is6()
 		out = append(out, si)

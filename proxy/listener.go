@@ -36,6 +36,8 @@ type frontend struct {
 	deniedConn, deniedReq atomic.Int64
 	bytesI                atomic.Int64
 	bytesO                atomic.Int64
+	// failed TLS handshakes on ssl binds; tlsLogged is the last second one was logged
+	tlsErrors, tlsLogged atomic.Int64
 }
 
 func (p *Proxy) buildFrontend(fc *config.Frontend, g *generation) (*frontend, error) {
@@ -61,11 +63,6 @@ func (p *Proxy) buildFrontend(fc *config.Frontend, g *generation) (*frontend, er
 	for _, ub := range fc.UseBackends {
 		if ub.Expr == nil && g.backends[ub.Backend] == nil {
 			return nil, fmt.Errorf("%s: frontend %s: use_backend %s: no such backend", ub.Pos, fc.Name, ub.Backend)
-		}
-	}
-	for _, b := range fc.Binds {
-		if b.SSL {
-			return nil, fmt.Errorf("%s: frontend %s: bind %s: ssl is not supported yet", b.Pos, fc.Name, b.Address)
 		}
 	}
 	var err error

@@ -42,6 +42,7 @@ type session struct {
 	retries  int
 	redisp   bool
 	relay    atomic.Pointer[relay.Relay]
+	crelay   atomic.Pointer[connRelay] // instead of relay when a side is TLS
 	term     [2]byte
 	bytesIn  int64
 	bytesOut int64
@@ -98,25 +99,34 @@ func (l *sessList) delS(s *session) {
 func (s *server) killSessions(cause byte) int {
 	s.sessMu.Lock()
 	var rs []*relay.Relay
+	var crs []*connRelay
 	for x := s.sess.head; x != nil; x = x.snext {
 		if r := x.relay.Load(); r != nil {
 			rs = append(rs, r)
+		} else if cr := x.crelay.Load(); cr != nil {
+			crs = append(crs, cr)
 		}
 	}
 	s.sessMu.Unlock()
 	for _, r := range rs {
 		r.Kill(cause)
 	}
-	return len(rs)
+	for _, cr := range crs {
+		cr.Kill(cause)
+	}
+	return len(rs) + len(crs)
 }
 
 func (p *Proxy) killAll(cause byte) int {
 	p.sessMu.Lock()
 	var rs []*relay.Relay
 	var cs []*net.TCPConn
+	var crs []*connRelay
 	for x := p.sessions.head; x != nil; x = x.gnext {
 		if r := x.relay.Load(); r != nil {
 			rs = append(rs, r)
+		} else if cr := x.crelay.Load(); cr != nil {
+			crs = append(crs, cr)
 		} else {
 			cs = append(cs, x.client)
 		}
@@ -128,7 +138,10 @@ func (p *Proxy) killAll(cause byte) int {
 	for _, c := range cs {
 		c.Close()
 	}
-	return len(rs) + len(cs)
+	for _, cr := range crs {
+		cr.Kill(cause)
+	}
+	return len(rs) + len(cs) + len(crs)
 }
 
 // serve takes an accepted connection through the whole path up to the relay.
@@ -196,6 +209,14 @@ func (p *Proxy) serve(c *net.TCPConn, fe *frontend, b *config.Bind, gl, fl *limi
 		}
 	}
 	rs.Txn.Src, rs.Txn.Dst = s.src, s.dst
+	var cc net.Conn = c // the client side as forwarded: a *tls.Conn on ssl binds
+	if b.TLS != nil {
+		tc, ok := p.tlsAccept(s, c, b)
+		if !ok {
+			return
+		}
+		cc = tc
+	}
 	if v := fe.rules.Session(rs); v != tcprules.Accept {
 		s.refuse(v, true)
 		return
@@ -259,6 +280,13 @@ func (p *Proxy) serve(c *net.TCPConn, fe *frontend, b *config.Bind, gl, fl *limi
 		be.connErrors.Add(1)
 		return
 	}
+	var scc net.Conn = sc // a *tls.Conn towards ssl servers
+	if s.srv.spec.Load().cfg.TLS != nil {
+		if scc, err = s.serverTLS(sc, &rs.Txn); err != nil {
+			be.connErrors.Add(1)
+			return
+		}
+	}
 	be.rules.StickStore(rs, be.serverID(s.srv), s.srv.name)
 	if !be.rules.HasStick() && !tracking(rs) {
 		// Nothing to count at Close: give the rule state back now rather than hold it
@@ -281,6 +309,13 @@ func (p *Proxy) serve(c *net.TCPConn, fe *frontend, b *config.Bind, gl, fl *limi
 		opt.Idle = [2]time.Duration{t, t}
 	}
 	s.term = [2]byte{'-', '-'}
+	if cc != net.Conn(c) || scc != net.Conn(sc) {
+		cr := newConnRelay(cc, scc, opt, s.relayDone)
+		s.crelay.Store(cr)
+		handedOff = true
+		cr.run()
+		return
+	}
 	r, err := relay.New(c, sc, opt, s.relayDone)
 	if err != nil {
 		sc.Close()

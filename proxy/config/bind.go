@@ -60,14 +60,10 @@ func (d *decoder) bindAddrs(p *proxy, l cfgfile.Line, list string, opts []string
 			tmpl.V6Only = true
 		case "name":
 			tmpl.Name = val
-		case "ssl":
-			tmpl.SSL = true
-		case "crt":
-			tmpl.Crts = append(tmpl.Crts, val)
-		case "alpn":
-			tmpl.ALPN = strings.Split(val, ",")
 		default:
-			tmpl.Options[o] = val
+			if !d.bindTLS(l, &tmpl, o, val) {
+				tmpl.Options[o] = val
+			}
 		}
 		if Unsupported["bind"][o] {
 			d.unsupported(l, "bind "+o)

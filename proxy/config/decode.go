@@ -217,6 +217,7 @@ func decode(f *cfgfile.File, opt Options) (*Config, error) {
 		}
 	}
 	d.finish()
+	d.loadTLS()
 	sort.SliceStable(d.errs, func(i, j int) bool { return posLess(d.errs[i].Pos, d.errs[j].Pos) })
 	sort.SliceStable(d.warns, func(i, j int) bool { return posLess(d.warns[i].Pos, d.warns[j].Pos) })
 	d.cfg.Warnings = d.warns

@@ -68,7 +68,7 @@ func TestDirectiveDecoding(t *testing.T) {
 				s := c.Backends[0].Servers[0]
 				return s.Backup && s.Disabled && s.SendProxyV2 && s.OnMarkedUp == "shutdown-backup-sessions" && s.CheckAddr == "198.18.0.9" &&
 					s.CheckPort == 81 && s.Source.Port == 1000 && s.Source.PortMax == 1010 && s.Source.UseSrc == "clientip" &&
-					s.Options["ssl"] == "" && s.Options["verify"] == "none"
+					s.SSL && s.Verify == "none" && s.TLS != nil && len(s.Options) == 0
 			}},
 		{"balance and hash-type", "backend b\n balance source\n hash-type consistent\nbackend c\n mode http\n balance hdr(Host)\nbackend d\n balance url_param id\n mode http\n",
 			func(c *Config) bool {
@@ -201,11 +201,12 @@ func TestErrorMessages(t *testing.T) {
 func TestWarnings(t *testing.T) {
 	tests := []struct{ src, want string }{
 		{"global\n lua-load x.lua\n", "t.cfg:2: lua-load: unsupported directive (appl does not implement lua-load yet; see docs/compatibility.md)"},
-		{"global\n tune.ssl.default-dh-param 2048\n", "appl does not implement tune.ssl.default-dh-param yet"},
+		{"global\n tune.ssl.default-dh-param 2048\n", "t.cfg:2: tune.ssl.default-dh-param: ignored: Go offers no DHE key exchange"},
+		{"global\n tune.ssl.cachesize 2048\n", "appl does not implement tune.ssl.cachesize yet"},
 		{"global\n nbproc 2\n", "t.cfg:2: nbproc: ignored: appl runs one process with threads (use nbthread)"},
 		{"backend b\n option mysql-check user x\n", "appl does not implement option mysql-check yet"},
 		{"backend b\n server a 198.18.0.1:80 resolvers dns\n", "appl does not implement server option resolvers yet"},
-		{"frontend f\n bind :80 ssl crt a.pem\n", "appl does not implement bind ssl yet"},
+		{"frontend f\n bind :80 crt-list l.txt\n", "appl does not implement bind crt-list yet"},
 		{"backend b\n clitimeout 10\n", "deprecated: read as `timeout client`"},
 		{"resolvers dns\n nameserver a 127.0.0.1:53\n", "t.cfg:1: resolvers: unsupported section"},
 		{"peers p\n peer a 127.0.0.1:1\n", "t.cfg:1: peers: unsupported section (appl replicates stick tables through its cluster section"},

@@ -11,6 +11,9 @@
 //
 // It must not know about sockets or the data plane: it never opens, resolves or dials
 // anything. ACLs, conditions and %[expr] are parsed by proxy/acl (which reads pattern and
-// map files relative to Options.BaseDir). appl's own sections (vrrp, cluster, ...) belong
+// map files relative to Options.BaseDir). Certificate, key and CA files of ssl binds and
+// servers are read and checked through proxy/tlsconf once the file is decoded (tls.go),
+// so `appld -c` reports a bad file at its bind or server line and every reload re-reads
+// them; Bind.TLS and Server.TLS carry the result. appl's own sections (vrrp, cluster, ...) belong
 // to other packages and are skipped here.
 package config

@@ -75,11 +75,14 @@ func (d *decoder) global(s *cfgfile.Section) {
 		case "stats":
 			d.globalStats(l, args)
 		default:
+			if d.globalTLS(l, kw, args) {
+				continue
+			}
 			if isUnsupportedGlobal(kw) {
 				d.unsupported(l, kw)
 				continue
 			}
-			d.unknown(l, "global", keys(globalKeywords, Unsupported["global"]))
+			d.unknown(l, "global", keys(globalKeywords, globalTLSKeywords, Unsupported["global"]))
 		}
 	}
 	if g.TuneMaxRewrite != 0 && g.TuneBufSize != 0 && g.TuneMaxRewrite >= g.TuneBufSize {

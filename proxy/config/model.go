@@ -6,6 +6,7 @@ import (
 
 	"appl/internal/cfgfile"
 	"appl/proxy/acl"
+	"appl/proxy/tlsconf"
 )
 
 // Config is the decoded proxy part of a configuration file.
@@ -43,6 +44,18 @@ type Global struct {
 	TuneBufSize    int
 	TuneMaxRewrite int
 	UlimitN        int // ulimit-n, 0: not set (added by the config helper)
+
+	// TLS defaults: ssl-default-bind-options/-ciphers/-ciphersuites/-curves and their
+	// server twins, applied under each bind's and server's own options.
+	SSLDefaultBind   tlsconf.Params
+	SSLDefaultServer tlsconf.Params
+	// SSLServerVerify is ssl-server-verify: "required" (HAProxy's default) or "none",
+	// the verify of servers that do not set one.
+	SSLServerVerify string
+	// TuneSSLDefaultDHParam is tune.ssl.default-dh-param (Go has no DHE: kept, warned).
+	TuneSSLDefaultDHParam int
+	// CrtBase and CaBase prefix relative crt and ca-file paths (crt-base, ca-base).
+	CrtBase, CaBase string
 }
 
 // LogTarget is a `log` line: stdout/stderr, a UDP syslog address, or a unix socket path.
@@ -82,6 +95,7 @@ func (m Mode) String() string {
 type Timeouts struct {
 	Connect, Client, Server, Queue, Check, Tunnel, ClientFin, ServerFin time.Duration
 	HTTPRequest, HTTPKeepAlive                                          time.Duration
+	ClientHS                                                            time.Duration // TLS handshake on ssl binds; timeout client when 0
 }
 
 // Bind is one listening address with its options. A port range expands to several Binds.
@@ -93,11 +107,16 @@ type Bind struct {
 	AcceptProxy  bool
 	Name         string
 	V4V6, V6Only bool
-	// TLS fields are filled by the L7 issue; decoding may record them as unsupported.
-	SSL     bool
-	Crts    []string
-	ALPN    []string
-	Options map[string]string // other recognised per-bind options kept verbatim
+	// TLS: `ssl` and its options. The files are read at decode time (so `appld -c`
+	// checks them and a reload re-reads them): TLS is the loaded result when SSL is set.
+	SSL       bool
+	Crts      []string // crt FILE|DIR, resolved against crt-base / the config's dir
+	ALPN      []string
+	CAFile    string // ca-file for client certificates
+	Verify    string // verify none|optional|required, "" = none
+	SSLParams tlsconf.Params
+	TLS       *tlsconf.Bind
+	Options   map[string]string // other recognised per-bind options kept verbatim
 }
 
 // Frontend is a frontend or the frontend half of a listen.
@@ -251,6 +270,20 @@ type Server struct {
 	OnMarkedDown string // "", "shutdown-sessions"
 	OnMarkedUp   string // "", "shutdown-backup-sessions"
 	Source       *Source
+
+	// TLS towards the server: `ssl` and its options. TLS is loaded at decode time for
+	// servers with SSL (nil otherwise).
+	SSL        bool
+	Verify     string // none|required; resolved: "" only when SSL is off
+	CAFile     string
+	Crt        string    // client certificate presented to the server
+	SNI        *acl.Expr // sni EXPR, nil: no SNI sent
+	ALPN       []string
+	VerifyHost string
+	CheckSSL   bool // check-ssl: health checks over TLS
+	NoSSLReuse bool // no-ssl-reuse: no TLS session resumption
+	SSLParams  tlsconf.Params
+	TLS        *tlsconf.Client
 
 	// Options keeps recognised per-server options that a later issue implements (ssl,
 	// verify, ...), by name, so the data plane can refuse what it does not serve.

@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"maps"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -106,6 +107,8 @@ func (p *proxy) inherit(def *proxy) {
 func cloneServer(s *Server) Server {
 	c := *s
 	c.Options = maps.Clone(s.Options)
+	c.ALPN = slices.Clone(s.ALPN)
+	c.SSLParams.Options = slices.Clone(s.SSLParams.Options)
 	if s.Source != nil {
 		src := *s.Source
 		c.Source = &src
@@ -415,7 +418,7 @@ func (d *decoder) proxyLine(p *proxy, l cfgfile.Line) {
 }
 
 var timeoutKinds = set("connect", "client", "server", "queue", "check", "tunnel",
-	"client-fin", "server-fin", "http-request", "http-keep-alive")
+	"client-fin", "server-fin", "http-request", "http-keep-alive", "client-hs")
 
 func (d *decoder) timeout(p *proxy, l cfgfile.Line, args []string) {
 	if len(args) == 0 {
@@ -444,7 +447,7 @@ func (d *decoder) timeout(p *proxy, l cfgfile.Line, args []string) {
 		d.errorf(l, "timeout %s: %v (expected a time such as 5s, 500ms or 1m; a bare number is milliseconds)", kind, err)
 		return
 	}
-	fe := kind == "client" || kind == "client-fin" || kind == "http-request" || kind == "http-keep-alive"
+	fe := kind == "client" || kind == "client-hs" || kind == "client-fin" || kind == "http-request" || kind == "http-keep-alive"
 	be := kind == "connect" || kind == "server" || kind == "queue" || kind == "check" || kind == "server-fin" || kind == "tunnel" || kind == "http-keep-alive" || kind == "http-request"
 	if !d.needs(p, l, fe, be, true) {
 		return
@@ -463,6 +466,8 @@ func (d *decoder) timeout(p *proxy, l cfgfile.Line, args []string) {
 		to.Check = t
 	case "tunnel":
 		to.Tunnel = t
+	case "client-hs":
+		to.ClientHS = t
 	case "client-fin":
 		to.ClientFin = t
 	case "server-fin":

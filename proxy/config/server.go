@@ -228,7 +228,9 @@ func (d *decoder) serverOptions(p *proxy, l cfgfile.Line, s *Server, args []stri
 			}
 			continue
 		default:
-			d.keepServerOption(p, l, s, o, val)
+			if !d.serverTLS(l, s, o, val) {
+				d.keepServerOption(p, l, s, o, val)
+			}
 			continue
 		}
 		if err != nil {
