@@ -473,24 +473,36 @@ func (p *Proxy) buildServer(bc *config.Backend, sc *config.Server) (*serverSpec,
 				return nil, fmt.Errorf("%s: %v", where, err)
 			}
 		}
+		var httpChk *check.HTTPCheck
+		if h := bc.Check.HTTP; bc.Check.Kind == "httpchk" && h != nil {
+			hc := check.HTTPCheck{Method: h.Method, URI: h.URI, Version: h.Version, Headers: h.Headers, Body: h.Body,
+				SendState: h.SendState, DisableOn404: h.DisableOn404, Port: h.ConnectPort, SendProxy: h.ConnectSendProxy}
+			for _, e := range h.Expect {
+				hc.Expect = append(hc.Expect, check.Expect{Negate: e.Negate, Match: e.Match, Pattern: e.Pattern})
+			}
+			var err error
+			if httpChk, err = check.CompileHTTP(hc); err != nil {
+				return nil, fmt.Errorf("%s: %v", where, err)
+			}
+		}
+		// HAProxy: without `timeout check` the whole check gets inter; with it the
+		// connect gets min(timeout connect, inter) and the response `timeout check`.
 		inter := sp.params.Inter
 		if inter <= 0 {
 			inter = 2 * time.Second
 		}
-		timeout := inter
+		timeout, readTimeout := inter, time.Duration(0)
 		if tc := bc.Timeouts.Check; tc > 0 {
-			timeout = tc
+			readTimeout = tc
 			if c := bc.Timeouts.Connect; c > 0 {
-				timeout += min(c, inter)
-			} else {
-				timeout += inter
+				timeout = min(c, inter)
 			}
 		}
 		var src netip.Addr
 		if sp.source != nil && sp.source.Addr.IsValid() && !sp.source.Addr.IsUnspecified() {
 			src = sp.source.Addr
 		}
-		sp.probe = &check.Probe{Addr: netip.AddrPortFrom(caddr, uint16(cport)), Source: src, Timeout: timeout, Steps: steps}
+		sp.probe = &check.Probe{Addr: netip.AddrPortFrom(caddr, uint16(cport)), Source: src, Timeout: timeout, ReadTimeout: readTimeout, Steps: steps, HTTP: httpChk}
 	}
 	return sp, nil
 }

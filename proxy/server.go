@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -48,6 +49,8 @@ type server struct {
 	admin   AdminState
 	wover   int // runtime weight, -1 when the configured one applies
 	chkStat string
+	chkCode string // "L7STS"
+	chkHTTP int    // 404
 	lastChk time.Time
 	chkDur  time.Duration
 	changed time.Time
@@ -79,6 +82,9 @@ func (s *server) stateLocked() ServerState {
 	}
 	if s.admin == AdminDrain {
 		return StateDrain
+	}
+	if s.machine != nil && s.machine.Stopping() {
+		return StateNoLB
 	}
 	return StateUp
 }
@@ -160,7 +166,9 @@ func (p *Proxy) startCheck(ctx context.Context, s *server, first time.Duration) 
 			maint := s.admin == AdminMaint
 			s.mu.Unlock()
 			if !maint {
-				o := s.spec.Load().probe.Run(ctx)
+				pr := *s.spec.Load().probe
+				pr.ServerState = func() string { return p.stateHeader(s) }
+				o := pr.Run(ctx)
 				if ctx.Err() != nil {
 					return
 				}
@@ -190,11 +198,15 @@ func (p *Proxy) checkResult(s *server, o check.Outcome) {
 	prev := s.stateLocked()
 	wasUp := s.machine.Up()
 	health := s.machine.Health()
-	tr := s.machine.Result(o.OK, now)
+	tr := s.machine.Feed(o.Status, now)
 	s.lastChk, s.chkDur = now, o.Duration
 	s.chkStat = o.Reason
 	if o.Info != "" {
 		s.chkStat += ": " + o.Info
+	}
+	s.chkCode, s.chkHTTP = o.Status.Code(), 0
+	if o.Status.HasCode() {
+		s.chkHTTP = o.Code
 	}
 	cur, of := s.machine.StatusCounter()
 	moved := s.machine.Health() != health
@@ -215,19 +227,57 @@ func (p *Proxy) checkResult(s *server, o check.Outcome) {
 		if !wasUp {
 			updown = "DOWN"
 		}
-		p.notice(s, fmt.Sprintf("Health check for server %s %s, reason: %s%s, check duration: %dms, status: %d/%d %s.",
-			s.key, verb, o.Reason, info(o.Info), o.Duration.Milliseconds(), cur, of, updown))
+		p.notice(s, fmt.Sprintf("Health check for server %s %s, reason: %s, check duration: %dms, status: %d/%d %s.",
+			s.key, verb, o.Detail(), o.Duration.Milliseconds(), cur, of, updown))
 	}
 	if tr != check.NoChange && prev != next {
-		p.transition(s, prev, next, o.Reason+info(o.Info)+fmt.Sprintf(", check duration: %dms", o.Duration.Milliseconds()), o.Reason)
+		p.transition(s, prev, next, o.Detail()+fmt.Sprintf(", check duration: %dms", o.Duration.Milliseconds()), o.Reason)
 	}
 }
 
-func info(s string) string {
-	if s == "" {
-		return ""
+// stateHeader is the X-Haproxy-Server-State value of http-check send-state, in
+// HAProxy's format: "UP 2/3; address=...; port=...; name=be/s; node=...; weight=1/2;
+// scur=0/0; qcur=0".
+func (p *Proxy) stateHeader(s *server) string {
+	now := time.Now()
+	sp := s.spec.Load()
+	w := s.weightNow(now)
+	s.mu.Lock()
+	hlt := "no check"
+	if m := s.machine; m != nil {
+		cur, of := m.StatusCounter()
+		top := m.Params().Rise + m.Params().Fall - 1
+		switch {
+		case m.Up():
+			hlt = "UP"
+			if m.Stopping() {
+				hlt = "NOLB"
+			}
+			if m.Health() != top {
+				hlt += fmt.Sprintf(" %d/%d", cur, of)
+			}
+		case m.Health() > 0:
+			hlt = fmt.Sprintf("DOWN %d/%d", cur, of)
+		default:
+			hlt = "DOWN"
+		}
 	}
-	return `, info: "` + s + `"`
+	s.mu.Unlock()
+	addr, port := "", 0
+	if pr := sp.probe; pr != nil {
+		addr, port = pr.Addr.Addr().String(), int(pr.Addr.Port())
+	}
+	var tot int
+	var beCur int64
+	if be := s.owner.Load(); be != nil {
+		for _, o := range be.servers {
+			tot += o.weightNow(now)
+			beCur += o.cur.Load()
+		}
+	}
+	node, _ := os.Hostname()
+	return fmt.Sprintf("%s; address=%s; port=%d; name=%s; node=%s; weight=%d/%d; scur=%d/%d; qcur=%d",
+		hlt, addr, port, s.key, node, w, tot, s.cur.Load(), beCur, s.queued.Load())
 }
 
 // transition reports a state change of s: log line, events, session kills, queue.
@@ -260,6 +310,9 @@ func (p *Proxy) transition(s *server, from, to ServerState, detail, reason strin
 		}
 	case StateDrain:
 		p.notice(s, fmt.Sprintf("Server %s is DRAIN, reason: %s.", s.key, detail))
+	case StateNoLB:
+		p.alert(s, fmt.Sprintf("Server %s is stopping, reason: %s. %d active and %d backup servers online. %d sessions requeued, %d total in queue.",
+			s.key, detail, act, bck, 0, queued))
 	}
 	sp := s.spec.Load()
 	if (to == StateDown || to == StateMaint) && sp.cfg.OnMarkedDown == "shutdown-sessions" {
@@ -316,7 +369,7 @@ func (s *server) status(now time.Time) ServerStatus {
 	defer s.mu.Unlock()
 	st := ServerStatus{
 		Name: s.name, State: s.stateLocked(), Admin: s.admin, Backup: sp.cfg.Backup,
-		CheckStatus: s.chkStat, LastCheck: s.lastChk, CheckTime: s.chkDur, LastChange: s.changed,
+		CheckStatus: s.chkStat, CheckCode: s.chkCode, CheckHTTP: s.chkHTTP, LastCheck: s.lastChk, CheckTime: s.chkDur, LastChange: s.changed,
 		Cur: s.cur.Load(), Total: s.total.Load(), Weight: w, ConfWeight: sp.weight,
 	}
 	host := "*"

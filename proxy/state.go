@@ -46,6 +46,7 @@ const (
 	StateDown  ServerState = "DOWN"
 	StateMaint ServerState = "MAINT"
 	StateDrain ServerState = "DRAIN"
+	StateNoLB  ServerState = "NOLB" // up, but its HTTP check answered 404 with disable-on-404
 )
 
 // Event is a server state change. VRRP tracks UpServers of a backend; replication and the
@@ -104,6 +105,8 @@ type ServerStatus struct {
 	Admin       AdminState
 	Backup      bool
 	CheckStatus string // "Layer4 check passed", "Layer4 connection problem: Connection refused", "" without check
+	CheckCode   string // HAProxy's short status of the last check: "L4OK", "L4CON", "L7STS", ...; "" without check
+	CheckHTTP   int    // response code of the last L7 check (L7OK, L7OKC, L7STS), else 0
 	LastCheck   time.Time
 	CheckTime   time.Duration
 	LastChange  time.Time

@@ -39,6 +39,7 @@ type Machine struct {
 	p          Params
 	health     int
 	up         bool
+	stopping   bool // up, but a check asked for no new traffic (disable-on-404: NOLB)
 	lastChange time.Time
 }
 
@@ -87,7 +88,33 @@ const (
 	NoChange Transition = iota
 	WentUp
 	WentDown
+	WentStopping // still up, no new traffic (HAProxy's "is stopping", NOLB)
+	LeftStopping // back to taking traffic
 )
+
+// Stopping reports whether the server is up but asked for no new traffic.
+func (m *Machine) Stopping() bool { return m.up && m.stopping }
+
+// Feed applies one check outcome's status: L7OKC (disable-on-404) counts as a success
+// for health and puts an up server in the stopping state; a down server stays down on
+// it, as in HAProxy, though its health rises, so the next full success brings it up.
+func (m *Machine) Feed(s Status, now time.Time) Transition {
+	if s != StatusL7OKC {
+		return m.Result(s.Passed(), now)
+	}
+	top := m.p.Rise + m.p.Fall - 1
+	if m.health < top {
+		m.health++
+		if m.health >= m.p.Rise {
+			m.health = top
+		}
+	}
+	if m.up && !m.stopping {
+		m.stopping = true
+		return WentStopping
+	}
+	return NoChange
+}
 
 // Result feeds one check outcome observed at now.
 func (m *Machine) Result(ok bool, now time.Time) Transition {
@@ -97,8 +124,12 @@ func (m *Machine) Result(ok bool, now time.Time) Transition {
 			m.health++
 		}
 		if !m.up && m.health >= m.p.Rise {
-			m.up, m.health, m.lastChange = true, top, now
+			m.up, m.stopping, m.health, m.lastChange = true, false, top, now
 			return WentUp
+		}
+		if m.up && m.stopping {
+			m.stopping = false
+			return LeftStopping
 		}
 		return NoChange
 	}
@@ -106,7 +137,7 @@ func (m *Machine) Result(ok bool, now time.Time) Transition {
 		m.health--
 	}
 	if m.up && m.health < m.p.Rise {
-		m.up, m.health, m.lastChange = false, 0, now
+		m.up, m.stopping, m.health, m.lastChange = false, false, 0, now
 		return WentDown
 	}
 	return NoChange
@@ -119,7 +150,7 @@ func (m *Machine) ForceDown(now time.Time) Transition {
 		m.health = 0
 		return NoChange
 	}
-	m.up, m.health, m.lastChange = false, 0, now
+	m.up, m.stopping, m.health, m.lastChange = false, false, 0, now
 	return WentDown
 }
 
@@ -149,7 +180,7 @@ func (m *Machine) StatusCounter() (cur, of int) {
 // slowstart after coming up it ramps linearly from about 1 to w, as HAProxy's does; down
 // servers weigh 0.
 func (m *Machine) Weight(w int, now time.Time) int {
-	if !m.up || w <= 0 {
+	if !m.up || m.stopping || w <= 0 {
 		return 0
 	}
 	return Ramp(w, m.p.SlowStart, now.Sub(m.lastChange))

@@ -76,3 +76,61 @@ func TestRestoreClamps(t *testing.T) {
 		t.Fatalf("up=%v health=%d", m.Up(), m.Health())
 	}
 }
+
+// disable-on-404 (L7OKC): up servers stop taking traffic but stay up; down servers stay
+// down though their health rises, so one full success brings them up.
+func TestFeedConditionalPass(t *testing.T) {
+	m := New(Params{Rise: 2, Fall: 3}, t0)
+	if tr := m.Feed(StatusL7OKC, t0); tr != WentStopping || !m.Up() || !m.Stopping() || m.Weight(5, t0) != 0 {
+		t.Fatalf("%v up=%v stopping=%v", tr, m.Up(), m.Stopping())
+	}
+	if tr := m.Feed(StatusL7OKC, t0); tr != NoChange {
+		t.Fatalf("second 404: %v", tr)
+	}
+	if tr := m.Feed(StatusL7OK, t0); tr != LeftStopping || m.Stopping() || m.Weight(5, t0) != 5 {
+		t.Fatalf("200: %v", tr)
+	}
+	m.Feed(StatusL7OKC, t0)
+	for i := 0; i < 3; i++ {
+		m.Feed(StatusL7STS, t0)
+	}
+	if m.Up() || m.Stopping() {
+		t.Fatal("not down after fall failures")
+	}
+	for i := 0; i < 5; i++ {
+		if tr := m.Feed(StatusL7OKC, t0); tr != NoChange || m.Up() {
+			t.Fatalf("404 on a down server: %v", tr)
+		}
+	}
+	if tr := m.Feed(StatusL7OK, t0); tr != WentUp || m.Stopping() {
+		t.Fatalf("200 after 404s: %v", tr)
+	}
+	if tr := m.Feed(StatusL4CON, t0); tr != NoChange || !m.Up() {
+		t.Fatalf("first failure when fully healthy: %v", tr)
+	}
+}
+
+func TestStatusWording(t *testing.T) {
+	cases := []struct {
+		o             Outcome
+		detail, state string
+	}{
+		{outcome(StatusL4OK, 0, ""), "Layer4 check passed", "L4OK Layer4 check passed"},
+		{outcome(StatusL4TOUT, 0, ""), "Layer4 timeout", "L4TOUT Layer4 timeout"},
+		{outcome(StatusL4CON, 0, "Connection refused"), `Layer4 connection problem, info: "Connection refused"`, "L4CON Layer4 connection problem: Connection refused"},
+		{outcome(StatusL7TOUT, 0, ""), "Layer7 timeout", "L7TOUT Layer7 timeout"},
+		{outcome(StatusL7RSP, 0, ""), "Layer7 invalid response", "L7RSP Layer7 invalid response"},
+		{outcome(StatusL7OK, 200, ""), "Layer7 check passed, code: 200", "L7OK/200 Layer7 check passed"},
+		{outcome(StatusL7OKC, 404, ""), "Layer7 check conditionally passed, code: 404", "L7OKC/404 Layer7 check conditionally passed"},
+		{outcome(StatusL7STS, 503, "Service Unavailable"), `Layer7 wrong status, code: 503, info: "Service Unavailable"`, "L7STS/503 Layer7 wrong status: Service Unavailable"},
+	}
+	for _, c := range cases {
+		if c.o.Detail() != c.detail || c.o.State() != c.state {
+			t.Errorf("%s: %q / %q", c.o.Status.Code(), c.o.Detail(), c.o.State())
+		}
+	}
+	// The numbers are HAProxy's HCHK_STATUS_* values (stats CSV check_status).
+	if StatusL4OK != 6 || StatusL4CON != 8 || StatusL7TOUT != 12 || StatusL7OK != 15 || StatusL7STS != 17 {
+		t.Fatal("status numbers moved")
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -57,17 +58,26 @@ func Compile(steps []Step) ([]Step, error) {
 
 // Probe is how to check one server.
 type Probe struct {
-	Addr    netip.AddrPort // check address and port
-	Source  netip.Addr     // local address to bind, zero for any
-	Timeout time.Duration  // per check (timeout check, else inter as HAProxy does)
-	Steps   []Step         // nil: connect only; compiled by Compile
+	Addr   netip.AddrPort // check address and port
+	Source netip.Addr     // local address to bind, zero for any
+	// Timeout bounds the whole check, or only the connection when ReadTimeout is set.
+	// HAProxy: without `timeout check` the whole check gets inter; with it, the connect
+	// gets min(timeout connect, inter) and the response `timeout check` from then on.
+	Timeout     time.Duration
+	ReadTimeout time.Duration
+	Steps       []Step     // nil: connect only; compiled by Compile
+	HTTP        *HTTPCheck // an HTTP check (wins over Steps); compiled by CompileHTTP
+	// ServerState returns the X-Haproxy-Server-State value for http-check send-state.
+	ServerState func() string
 }
 
-// Outcome is one check's result with HAProxy's wording.
+// Outcome is one check's result with HAProxy's status and wording.
 type Outcome struct {
 	OK       bool
-	Reason   string // "Layer4 check passed", "Layer4 connection problem", "Layer4 timeout", ...
-	Info     string // "Connection refused", "TCPCHK did not match content 'x' at step 2", ...
+	Status   Status
+	Reason   string // Status.Description(): "Layer4 check passed", "Layer7 wrong status", ...
+	Code     int    // HTTP status code for L7 statuses (0 for tcp-check)
+	Info     string // "Connection refused", "Not Found", "TCPCHK did not match content 'x' at step 2", ...
 	Duration time.Duration
 }
 
@@ -84,11 +94,13 @@ func (p *Probe) run(ctx context.Context) Outcome {
 	if timeout <= 0 {
 		timeout = 2 * time.Second
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	deadline, _ := ctx.Deadline()
+	deadline := time.Now().Add(timeout)
 	var conn net.Conn
+	var stops []func() bool
 	defer func() {
+		for _, stop := range stops {
+			stop()
+		}
 		if conn != nil {
 			conn.Close()
 		}
@@ -102,7 +114,13 @@ func (p *Probe) run(ctx context.Context) Outcome {
 		if p.Source.IsValid() {
 			d.LocalAddr = &net.TCPAddr{IP: p.Source.AsSlice()}
 		}
-		c, err := d.DialContext(ctx, "tcp", addr.String())
+		dl := deadline
+		if p.ReadTimeout > 0 {
+			dl = time.Now().Add(timeout)
+		}
+		dctx, cancel := context.WithDeadline(ctx, dl)
+		c, err := d.DialContext(dctx, "tcp", addr.String())
+		cancel()
 		if err != nil {
 			return l4Fail(err)
 		}
@@ -110,8 +128,13 @@ func (p *Probe) run(ctx context.Context) Outcome {
 		if tc, ok := c.(*net.TCPConn); ok {
 			tc.SetLinger(0)
 		}
+		if p.ReadTimeout > 0 {
+			deadline = time.Now().Add(p.ReadTimeout)
+		}
 		c.SetDeadline(deadline)
 		conn = c
+		// A stopped check (shutdown, reload) ends its I/O at once.
+		stops = append(stops, context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) }))
 		if sendProxy {
 			src, _ := netip.ParseAddrPort(c.LocalAddr().String())
 			dst, _ := netip.ParseAddrPort(c.RemoteAddr().String())
@@ -121,14 +144,27 @@ func (p *Probe) run(ctx context.Context) Outcome {
 		}
 		return nil
 	}
+	if h := p.HTTP; h != nil {
+		if o := dial(h.Port, h.SendProxy); o != nil {
+			return *o
+		}
+		state := ""
+		if h.SendState && p.ServerState != nil {
+			state = p.ServerState()
+		}
+		return p.httpExchange(conn, h, h.Request(state))
+	}
 	steps := p.Steps
 	if len(steps) == 0 || steps[0].Action != "connect" {
 		if o := dial(0, false); o != nil {
+			if len(steps) > 0 && o.Info != "" {
+				o.Info += " at initial connection step of tcp-check"
+			}
 			return *o
 		}
 	}
 	if len(steps) == 0 {
-		return Outcome{OK: true, Reason: "Layer4 check passed"}
+		return outcome(StatusL4OK, 0, "")
 	}
 	var buf []byte
 	for i := range steps {
@@ -147,7 +183,7 @@ func (p *Probe) run(ctx context.Context) Outcome {
 			}
 		case "send", "send-binary":
 			if _, err := conn.Write(s.Data); err != nil {
-				return Outcome{Reason: "Layer7 invalid response", Info: fmt.Sprintf("%s at step %d of tcp-check (send)", errText(err), n)}
+				return outcome(StatusL7RSP, 0, fmt.Sprintf("%s at step %d of tcp-check (send)", errText(err), n))
 			}
 		case "expect":
 			if o := s.expect(conn, &buf, n); o != nil {
@@ -157,14 +193,50 @@ func (p *Probe) run(ctx context.Context) Outcome {
 			buf = buf[:0]
 		}
 	}
-	return Outcome{OK: true, Reason: "Layer7 check passed", Info: "(tcp-check)"}
+	return outcome(StatusL7OK, 0, "(tcp-check)")
+}
+
+// httpExchange sends req and reads the response into a buffer of at most ResponseLimit
+// bytes until h.Judge decides: a longer or endless response cannot grow memory.
+func (p *Probe) httpExchange(conn net.Conn, h *HTTPCheck, req []byte) Outcome {
+	if _, err := conn.Write(req); err != nil {
+		if isTimeout(err) {
+			return outcome(StatusL7TOUT, 0, "")
+		}
+		return outcome(StatusL7RSP, 0, errText(err))
+	}
+	buf := make([]byte, ResponseLimit)
+	scratch := make([]byte, 0, ResponseLimit)
+	n := 0
+	for {
+		k, err := conn.Read(buf[n:])
+		n += k
+		if err != nil {
+			switch {
+			case isTimeout(err):
+				return outcome(StatusL7TOUT, 0, "")
+			case n == 0 && !errors.Is(err, io.EOF):
+				return outcome(StatusL7RSP, 0, errText(err))
+			}
+			o, _ := h.judge(buf[:n], true, &scratch)
+			return o
+		}
+		if o, done := h.judge(buf[:n], false, &scratch); done {
+			return o
+		}
+		if n == len(buf) {
+			o, _ := h.judge(buf[:n], true, &scratch)
+			return o
+		}
+	}
 }
 
 // expect reads until the step is decided. A plain expectation passes once the pattern is
 // in what arrived; a negated one fails as soon as the pattern appears and passes once data
 // arrived without it.
 func (s *Step) expect(conn net.Conn, buf *[]byte, n int) *Outcome {
-	fail := &Outcome{Reason: "Layer7 invalid response", Info: fmt.Sprintf("TCPCHK did not match content %s at step %d", s.describe(), n)}
+	f := outcome(StatusL7RSP, 0, fmt.Sprintf("TCPCHK did not match content %s at step %d", s.describe(), n))
+	fail := &f
 	chunk := make([]byte, 4096)
 	for {
 		if len(*buf) > 0 {
@@ -185,7 +257,8 @@ func (s *Step) expect(conn net.Conn, buf *[]byte, n int) *Outcome {
 		*buf = append(*buf, chunk[:k]...)
 		if err != nil && k == 0 {
 			if isTimeout(err) {
-				return &Outcome{Reason: "Layer7 timeout", Info: fmt.Sprintf("at step %d of tcp-check (expect %s)", n, s.describe())}
+				o := outcome(StatusL7TOUT, 0, fmt.Sprintf("at step %d of tcp-check (expect %s)", n, s.describe()))
+				return &o
 			}
 			return fail
 		}
@@ -215,9 +288,11 @@ func (s *Step) describe() string {
 
 func l4Fail(err error) *Outcome {
 	if isTimeout(err) {
-		return &Outcome{Reason: "Layer4 timeout"}
+		o := outcome(StatusL4TOUT, 0, "")
+		return &o
 	}
-	return &Outcome{Reason: "Layer4 connection problem", Info: errText(err)}
+	o := outcome(StatusL4CON, 0, errText(err))
+	return &o
 }
 
 func isTimeout(err error) bool {

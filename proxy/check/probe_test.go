@@ -90,3 +90,20 @@ func TestProbeExpectTimeout(t *testing.T) {
 		t.Fatal("bad regexp accepted")
 	}
 }
+
+// tcp-check wording as HAProxy 2.6 logs it.
+func TestTCPCheckDetails(t *testing.T) {
+	a := listen(t, func(c net.Conn) { c.Write([]byte("+OK\r\n")) })
+	steps, _ := Compile([]Step{{Action: "expect", Match: "string", Pattern: "+OK"}})
+	o := (&Probe{Addr: a, Timeout: time.Second, Steps: steps}).Run(context.Background())
+	if o.Status != StatusL7OK || o.Detail() != `Layer7 check passed, code: 0, info: "(tcp-check)"` {
+		t.Fatalf("%+v %q", o, o.Detail())
+	}
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	dead := netip.MustParseAddrPort(ln.Addr().String())
+	ln.Close()
+	o = (&Probe{Addr: dead, Timeout: time.Second, Steps: steps}).Run(context.Background())
+	if o.Status != StatusL4CON || o.Detail() != `Layer4 connection problem, info: "Connection refused at initial connection step of tcp-check"` {
+		t.Fatalf("%+v %q", o, o.Detail())
+	}
+}

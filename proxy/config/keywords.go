@@ -121,8 +121,6 @@ var notServedYet = map[string]string{
 	"errorfile":           "error files",
 	"stats":               "the stats page",
 	"redirect":            "redirects",
-	"http-check":          "HTTP checks",
-	"option httpchk":      "HTTP checks",
 	"mode http":           "", // message of its own, see proxy.finish
 }
 

@@ -228,18 +228,25 @@ type TCPCheckStep struct {
 	Pattern string // string or regexp source; for binary the decoded bytes as a string
 }
 
-// HTTPCheck is filled by the L7 issue.
+// HTTPCheck is `option httpchk` with its `http-check` lines. Headers and a body hidden in
+// the version string of the old form (`HTTP/1.1\r\nHost:\ x`) are split out into
+// Version, Headers and Body.
 type HTTPCheck struct {
-	Method, URI, Version string
-	Headers              [][2]string
+	Method, URI, Version string      // defaults OPTIONS, /, HTTP/1.0
+	Headers              [][2]string // `http-check send hdr NAME VALUE`, in order
+	Body                 string      // `http-check send body STRING`
 	Expect               []HTTPExpect
+	DisableOn404         bool // `http-check disable-on-404`
+	SendState            bool // `http-check send-state`
+	ConnectPort          int  // `http-check connect port N`, 0 keeps the check port
+	ConnectSendProxy     bool // `http-check connect send-proxy`
 }
 
 // HTTPExpect is one `http-check expect` line.
 type HTTPExpect struct {
 	Negate  bool
 	Match   string // status, rstatus, string, rstring
-	Pattern string
+	Pattern string // status: codes and ranges, "200", "200-399,404"; regexps in Go RE2 syntax
 }
 
 // Server is a `server` line after default-server was applied.

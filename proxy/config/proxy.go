@@ -2,6 +2,7 @@ package config
 
 import (
 	"encoding/hex"
+	"fmt"
 	"maps"
 	"regexp"
 	"slices"
@@ -42,7 +43,10 @@ type proxy struct {
 	servers        []*Server
 	retries        int
 	check          CheckSpec
-	checkFromDef   bool // tcp-check steps inherited from defaults (replaced by own ones)
+	checkFromDef   bool          // tcp-check steps inherited from defaults (replaced by own ones)
+	httpCheckLine  *cfgfile.Line // first http-check line (own or inherited), for the warning without option httpchk
+	httpFromDef    bool          // http-check rules inherited from defaults (replaced by own ones)
+	httpStepSeen   bool          // an own http-check send or expect line was decoded (connect must come first)
 	source         *Source
 	fullconn       int
 	disabled       bool
@@ -96,6 +100,8 @@ func (p *proxy) inherit(def *proxy) {
 		p.check.HTTP = &h
 	}
 	p.checkFromDef = len(def.check.TCPSteps) > 0
+	p.httpCheckLine = def.httpCheckLine
+	p.httpFromDef = def.check.HTTP != nil
 	if def.source != nil {
 		s := *def.source
 		p.source = &s
@@ -808,6 +814,14 @@ func (d *decoder) option(p *proxy, l cfgfile.Line) {
 			return
 		}
 		h := &HTTPCheck{Method: "OPTIONS", URI: "/", Version: "HTTP/1.0"}
+		if p.check.HTTP != nil {
+			// http-check lines seen before (or inherited) keep applying.
+			c := *p.check.HTTP
+			c.Headers = append([][2]string(nil), c.Headers...)
+			c.Expect = append([]HTTPExpect(nil), c.Expect...)
+			c.Method, c.URI, c.Version = h.Method, h.URI, h.Version
+			h = &c
+		}
 		switch len(args) {
 		case 0:
 		case 1:
@@ -820,8 +834,32 @@ func (d *decoder) option(p *proxy, l cfgfile.Line) {
 			d.errorf(l, "too many arguments (expected option httpchk [METHOD] [URI] [VERSION])")
 			return
 		}
-		if p.check.HTTP != nil {
-			h.Headers, h.Expect = p.check.HTTP.Headers, p.check.HTTP.Expect
+		if vsn, extra, hack := strings.Cut(h.Version, "\r\n"); hack {
+			// Old configs hide headers (and a body) after the version; HAProxy sends
+			// them and warns. The headers go before those of http-check send.
+			hdrs, body, _ := strings.Cut(extra, "\r\n\r\n")
+			var parsed [][2]string
+			for _, line := range strings.Split(hdrs, "\r\n") {
+				if line == "" {
+					continue
+				}
+				name, value, ok := strings.Cut(line, ":")
+				name = strings.TrimSpace(name)
+				if !ok || name == "" || strings.ContainsAny(name, " \t") {
+					d.errorf(l, "header %q after the version is not `Name: value`", line)
+					return
+				}
+				parsed = append(parsed, [2]string{name, strings.TrimSpace(value)})
+			}
+			h.Version, h.Headers = vsn, append(parsed, h.Headers...)
+			if body != "" {
+				h.Body = body
+			}
+			d.warnf(l, "hiding headers or body at the end of the version string is deprecated (HAProxy warns too); consider `http-check send hdr NAME VALUE`")
+		}
+		if bad := badRequestPart(h); bad != "" {
+			d.errorf(l, "%s", bad)
+			return
 		}
 		p.check.Kind, p.check.HTTP = "httpchk", h
 	case "tcp-check":
@@ -890,9 +928,6 @@ func (d *decoder) option(p *proxy, l cfgfile.Line) {
 	}
 	p.options[name] = !negate
 	p.optionLines[name] = l
-	if name == "httpchk" && !negate {
-		d.notServed(p, l, "option httpchk")
-	}
 }
 
 // tcpCheck decodes one `tcp-check` step.
@@ -1040,17 +1075,31 @@ func decodeHex(s string) ([]byte, error) {
 	return b, nil
 }
 
-// httpCheck decodes `http-check send|expect|disable-on-404|...`.
+// httpCheck decodes `http-check send|expect|connect|disable-on-404|send-state|comment`.
+// appl runs one sequence: an optional connect, one send (later send lines change it)
+// and every expect in order.
 func (d *decoder) httpCheck(p *proxy, l cfgfile.Line, args []string) {
 	if len(args) == 0 {
-		d.errorf(l, "missing action (expected http-check send, expect, connect, comment or disable-on-404)")
+		d.errorf(l, "missing action (expected http-check send, expect, connect, disable-on-404, send-state or comment)")
 		return
 	}
 	if p.check.HTTP == nil {
 		p.check.HTTP = &HTTPCheck{Method: "OPTIONS", URI: "/", Version: "HTTP/1.0"}
 	}
 	h := p.check.HTTP
+	if p.httpCheckLine == nil {
+		p.httpCheckLine = &l
+	}
+	if p.httpFromDef && (args[0] == "send" || args[0] == "expect" || args[0] == "connect") {
+		// A proxy's own http-check rules replace the ones of its defaults (HAProxy 2.2+);
+		// the request line of option httpchk and the disable-on-404/send-state flags stay.
+		h.Headers, h.Body, h.Expect, h.ConnectPort, h.ConnectSendProxy = nil, "", nil, 0, false
+		p.httpFromDef = false
+	}
 	rest := args[1:]
+	if args[0] == "send" || args[0] == "expect" {
+		p.httpStepSeen = true
+	}
 	switch args[0] {
 	case "send":
 		for i := 0; i < len(rest); i++ {
@@ -1072,15 +1121,20 @@ func (d *decoder) httpCheck(p *proxy, l cfgfile.Line, args []string) {
 				h.Version = rest[i+1]
 			case "hdr":
 				h.Headers = append(h.Headers, [2]string{rest[i+1], rest[i+2]})
-			case "body", "uri-lf", "body-lf", "comment":
-				if key != "comment" {
-					d.warnf(l, "unsupported directive (appl does not implement http-check send %s yet; see docs/compatibility.md)", key)
-				}
+			case "body":
+				h.Body = rest[i+1]
+			case "uri-lf", "body-lf":
+				d.warnf(l, "unsupported directive (appl does not implement http-check send %s yet; see docs/compatibility.md)", key)
+			case "comment":
 			default:
-				d.errorf(l, "unknown http-check send option %q (expected meth, uri, ver, hdr, body)", key)
+				d.errorf(l, "unknown http-check send option %q (expected meth, uri, ver, hdr, body, uri-lf, body-lf, comment)", key)
 				return
 			}
 			i += need
+		}
+		if bad := badRequestPart(h); bad != "" {
+			d.errorf(l, "%s", bad)
+			return
 		}
 	case "expect":
 		ex := HTTPExpect{}
@@ -1090,6 +1144,9 @@ func (d *decoder) httpCheck(p *proxy, l cfgfile.Line, args []string) {
 				if len(rest) < 2 {
 					d.errorf(l, "http-check expect %s needs a value", rest[0])
 					return
+				}
+				if rest[0] != "comment" {
+					d.warnf(l, "unsupported directive (appl does not implement http-check expect %s yet; see docs/compatibility.md)", rest[0])
 				}
 				rest = rest[2:]
 				continue
@@ -1104,14 +1161,23 @@ func (d *decoder) httpCheck(p *proxy, l cfgfile.Line, args []string) {
 			return
 		}
 		ex.Match, ex.Pattern = rest[0], rest[1]
+		if len(rest) > 2 && (ex.Match == "status" || ex.Match == "rstatus" || ex.Match == "string" || ex.Match == "rstring") {
+			d.errorf(l, "http-check expect %s takes one pattern, got %q (quote or escape spaces: \\ )", rest[0], strings.Join(rest[1:], " "))
+			return
+		}
 		switch ex.Match {
-		case "status", "string":
+		case "status":
+			if !validStatusList(ex.Pattern) {
+				d.errorf(l, "http-check expect status %q: expected codes or ranges of 100..599 separated by commas, such as 200 or 200-399", ex.Pattern)
+				return
+			}
+		case "string":
 		case "rstatus", "rstring":
 			if _, err := regexp.Compile(ex.Pattern); err != nil {
 				d.errorf(l, "unsupported regular expression %q: %v (appl uses Go RE2 syntax)", ex.Pattern, err)
 				return
 			}
-		case "hdr", "fhdr", "string-lf":
+		case "hdr", "fhdr", "string-lf", "custom":
 			d.errorf(l, "unsupported http-check expect %s (appl implements status, rstatus, string and rstring)", ex.Match)
 			return
 		default:
@@ -1119,22 +1185,99 @@ func (d *decoder) httpCheck(p *proxy, l cfgfile.Line, args []string) {
 			return
 		}
 		h.Expect = append(h.Expect, ex)
-	case "disable-on-404", "send-state":
-		d.unsupported(l, "http-check "+args[0])
-		return
-	case "connect", "comment", "set-var", "set-var-fmt", "unset-var":
-		d.unsupported(l, "http-check "+args[0])
-		return
+	case "disable-on-404":
+		h.DisableOn404 = true
+	case "send-state":
+		h.SendState = true
+	case "connect":
+		if p.httpStepSeen {
+			d.errorf(l, "http-check connect must come before the send and expect lines (HAProxy refuses it too)")
+			return
+		}
+		for i := 0; i < len(rest); i++ {
+			switch rest[i] {
+			case "port":
+				if i+1 >= len(rest) {
+					d.errorf(l, "http-check connect port needs a value (expected 1..65535)")
+					return
+				}
+				n, err := strconv.Atoi(rest[i+1])
+				if err != nil || n < 1 || n > 65535 {
+					d.errorf(l, "http-check connect port %q (expected 1..65535)", rest[i+1])
+					return
+				}
+				h.ConnectPort = n
+				i++
+			case "send-proxy":
+				h.ConnectSendProxy = true
+			case "default", "linger":
+			case "ssl", "send-proxy-v2", "via-socks4":
+				d.warnf(l, "unsupported directive (appl does not implement http-check connect %s yet; see docs/compatibility.md)", rest[i])
+			case "sni", "alpn", "proto", "addr", "comment", "proxy-v2-options":
+				if i+1 >= len(rest) {
+					d.errorf(l, "http-check connect %s needs a value", rest[i])
+					return
+				}
+				if rest[i] != "comment" {
+					d.warnf(l, "unsupported directive (appl does not implement http-check connect %s yet; see docs/compatibility.md)", rest[i])
+				}
+				i++
+			default:
+				d.errorf(l, "unknown http-check connect option %q (expected port N, send-proxy, ssl, sni, alpn, proto, addr, linger, comment)", rest[i])
+				return
+			}
+		}
+	case "comment":
+		if len(rest) != 1 {
+			d.errorf(l, "http-check comment takes one argument")
+		}
 	default:
-		d.errorf(l, "unknown http-check action %q (expected send, expect, connect, comment or disable-on-404)", args[0])
-		return
+		if action, _, _ := strings.Cut(args[0], "("); action == "set-var" || action == "set-var-fmt" || action == "unset-var" {
+			d.unsupported(l, "http-check "+action)
+			return
+		}
+		d.errorf(l, "unknown http-check action %q (expected send, expect, connect, disable-on-404, send-state or comment)", args[0])
 	}
-	d.notServed(p, l, "http-check")
+}
+
+// badRequestPart checks what goes into the request line and headers of an HTTP check:
+// a space or a line break would split the request.
+func badRequestPart(h *HTTPCheck) string {
+	for _, s := range []string{h.Method, h.URI, h.Version} {
+		if s == "" || strings.ContainsAny(s, " \t\r\n\x00") {
+			return fmt.Sprintf("http check request line part %q must be non-empty without spaces or line breaks", s)
+		}
+	}
+	for _, kv := range h.Headers {
+		if kv[0] == "" || strings.ContainsAny(kv[0], " \t:\r\n\x00") || strings.ContainsAny(kv[1], "\r\n\x00") {
+			return fmt.Sprintf("http check header %q: invalid name or value", kv[0]+": "+kv[1])
+		}
+	}
+	return ""
+}
+
+// validStatusList accepts HAProxy's status list: codes and ranges separated by commas.
+func validStatusList(s string) bool {
+	for _, part := range strings.Split(s, ",") {
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err := strconv.Atoi(lo)
+		b := a
+		if err == nil && isRange {
+			b, err = strconv.Atoi(hi)
+		}
+		if err != nil || a < 100 || b > 599 || a > b {
+			return false
+		}
+	}
+	return true
 }
 
 // finish applies section-wide checks and emits the frontend and backend halves.
 func (p *proxy) finish(d *decoder) {
 	head := p.head
+	if p.isBackend() && p.httpCheckLine != nil && p.check.Kind != "httpchk" {
+		d.warnf(*p.httpCheckLine, "%s uses http-check rules without `option httpchk`, so the rules are ignored (as HAProxy does)", p.label())
+	}
 	if p.isFrontend() {
 		for i, ub := range p.useBackends {
 			if ub.Backend != "" && !d.backendNames[ub.Backend] {

@@ -32,11 +32,8 @@ var seedWarnings = map[string][]string{
 		"35: mode: parsed, not served yet: appl forwards the connections of listen \"stats\" as plain TCP until HTTP mode lands",
 		"36: stats: parsed, not served yet: appl does not act on the stats page in this version (listen \"stats\")",
 	},
-	"004-l4.cfg": {
-		"20: option: parsed, not served yet: appl does not act on HTTP checks in this version (anonymous defaults)",
-	},
+	"004-l4.cfg": {},
 	"004-l7.cfg": {
-		"23: option: parsed, not served yet: appl does not act on HTTP checks in this version (anonymous defaults)",
 		"25: frontend: parsed, not served yet: appl forwards the connections of frontend \"http-in\" as plain TCP until HTTP mode lands",
 		"34: backend: parsed, not served yet: appl forwards the connections of backend \"ms1\" as plain TCP until HTTP mode lands",
 		"36: cookie: parsed, not served yet: appl does not act on cookie persistence in this version (backend \"ms1\")",
