@@ -16,6 +16,7 @@ import (
 	"appl/proxy/accesslog"
 	"appl/proxy/acl"
 	"appl/proxy/config"
+	"appl/proxy/httpmode"
 	"appl/proxy/tcprules"
 )
 
@@ -36,6 +37,9 @@ type frontend struct {
 	deniedConn, deniedReq atomic.Int64
 	bytesI                atomic.Int64
 	bytesO                atomic.Int64
+	// http is the engine's program for this frontend (mode http), nil in tcp mode.
+	http *httpmode.Frontend
+	h    httpCounters
 }
 
 func (p *Proxy) buildFrontend(fc *config.Frontend, g *generation) (*frontend, error) {
