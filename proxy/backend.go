@@ -29,6 +29,12 @@ type backend struct {
 	queue   list.List // of *waiter
 	hashKey bool      // the algorithm needs the client address
 	rules   *tcprules.Rules
+	// hashed: the algorithm picks by a key; fallP/fallB (round robin) serve the
+	// requests that have none (L7 algorithms, as HAProxy).
+	hashed       bool
+	fallP, fallB balance.Picker
+	h            httpCounters
+	scratch      pool // the Pool of the pick in progress (under mu): no allocation per pick
 
 	cur, total    atomic.Int64
 	connErrors    atomic.Int64
@@ -36,12 +42,19 @@ type backend struct {
 	queueFull     atomic.Int64
 }
 
+// pickReq is what one pick needs beyond the backend's state.
+type pickReq struct {
+	key    uint64
+	nokey  bool    // a hashing algorithm without a key: round robin
+	except *server // redispatch: avoid this one if another can take it
+	want   *server // persistence: only this server (up or draining), queue when full
+}
+
 // waiter is a connection queued for a server slot.
 type waiter struct {
-	key    uint64
-	except *server // redispatch: avoid this one if another can take it
-	ch     chan *server
-	elem   *list.Element
+	req  pickReq
+	ch   chan *server
+	elem *list.Element
 }
 
 // pool adapts a server list to balance.Pool for one pick.
@@ -82,24 +95,39 @@ func (b *backend) upCounts() (act, bck int) {
 
 // pickLocked chooses a server and takes a slot on it, or returns nil. Backups serve only
 // when no primary is available (all of them with allbackups, else the first usable).
-func (b *backend) pickLocked(key uint64, except *server) *server {
+func (b *backend) pickLocked(r pickReq) *server {
+	if w := r.want; w != nil {
+		if w.full() {
+			return nil
+		}
+		w.cur.Add(1)
+		w.total.Add(1)
+		return w
+	}
+	key, except := r.key, r.except
+	pickP, pickB := b.pickP, b.pickB
+	if r.nokey && b.fallP != nil {
+		pickP, pickB = b.fallP, b.fallB
+	}
 	now := time.Now()
 	act, _ := b.upCounts()
 	var s *server
 	if act > 0 {
-		p := &pool{srv: b.primaries, now: now, except: except}
-		if i := b.pickP.Pick(p, key); i >= 0 {
+		p := &b.scratch
+		*p = pool{srv: b.primaries, now: now, except: except}
+		if i := pickP.Pick(p, key); i >= 0 {
 			s = b.primaries[i]
 		} else if except != nil {
 			p.except = nil
-			if i := b.pickP.Pick(p, key); i >= 0 {
+			if i := pickP.Pick(p, key); i >= 0 {
 				s = b.primaries[i]
 			}
 		}
 	} else if len(b.backups) > 0 {
-		p := &pool{srv: b.backups, now: now, except: except}
+		p := &b.scratch
+		*p = pool{srv: b.backups, now: now, except: except}
 		if b.cfg.AllBackups {
-			if i := b.pickB.Pick(p, key); i >= 0 {
+			if i := pickB.Pick(p, key); i >= 0 {
 				s = b.backups[i]
 			}
 		} else {
@@ -162,14 +190,19 @@ func (b *backend) queueLen() int {
 // acquire picks a server, queueing up to timeout when every usable server is full. It
 // returns the server with a slot taken and the time spent queued.
 func (b *backend) acquire(key uint64, except *server, timeout time.Duration, quit <-chan struct{}) (*server, time.Duration, error) {
+	return b.acquireReq(pickReq{key: key, except: except}, timeout, quit)
+}
+
+// acquireReq is acquire for any pick request (persistence, key-less hashing).
+func (b *backend) acquireReq(r pickReq, timeout time.Duration, quit <-chan struct{}) (*server, time.Duration, error) {
 	b.mu.Lock()
-	if b.queue.Len() == 0 {
-		if s := b.pickLocked(key, except); s != nil {
+	if b.queue.Len() == 0 || r.want != nil {
+		if s := b.pickLocked(r); s != nil {
 			b.mu.Unlock()
 			return s, 0, nil
 		}
 	}
-	if !b.anyUp() {
+	if r.want == nil && !b.anyUp() {
 		b.mu.Unlock()
 		return nil, 0, errNoServer
 	}
@@ -179,7 +212,7 @@ func (b *backend) acquire(key uint64, except *server, timeout time.Duration, qui
 		b.queueFull.Add(1)
 		return nil, 0, errQueueFull
 	}
-	w := &waiter{key: key, except: except, ch: make(chan *server, 1)}
+	w := &waiter{req: r, ch: make(chan *server, 1)}
 	w.elem = b.queue.PushBack(w)
 	b.mu.Unlock()
 	start := time.Now()
@@ -217,19 +250,26 @@ func (b *backend) release(s *server) {
 	b.dispatch()
 }
 
-// dispatch serves queued connections while servers have free slots.
+// dispatch serves queued connections while servers have free slots. A waiter bound to
+// one server (persistence) that is still full does not hold up the others.
 func (b *backend) dispatch() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for b.queue.Len() > 0 {
-		w := b.queue.Front().Value.(*waiter)
-		s := b.pickLocked(w.key, w.except)
+	for e := b.queue.Front(); e != nil; {
+		w := e.Value.(*waiter)
+		next := e.Next()
+		s := b.pickLocked(w.req)
 		if s == nil {
-			return
+			if w.req.want == nil {
+				return
+			}
+			e = next
+			continue
 		}
 		b.queue.Remove(w.elem)
 		w.elem = nil
 		w.ch <- s
+		e = next
 	}
 }
 

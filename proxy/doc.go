@@ -1,4 +1,4 @@
-// Package proxy is appl's data plane in tcp mode: it runs a decoded configuration
+// Package proxy is appl's data plane: it runs a decoded configuration
 // (proxy/config) as listeners, frontends, backends and servers. It owns the connection
 // path (accept, accept-proxy, use_backend rules, balancing with health, weights, maxconn
 // and queues, backup servers, connect with retries and redispatch, transparent source,
@@ -20,6 +20,16 @@
 // disabled frontend refuses connections), SetFrontendMaxConn / SetGlobalMaxConn
 // (limiters resize in place; connections holding slots keep them), Sessions,
 // ShutdownSession and Tables.
+//
+// Frontends in mode http hand their accepted connections (after the tcp-request
+// connection, session and content rules) to the http engine (proxy/httpmode), compiled
+// once per configuration generation; http.go implements the engine's Env, Backend and
+// Server over the same backends and servers: per-request balancing (the L7 algorithms
+// hash request bytes), persistence to a named server (up or draining, queued when full),
+// maxconn slots held for one request, dialing with retries / source / send-proxy, one
+// idle-connection pool per server for its lifetime, http counters and httplog lines.
+// Shutdown cancels a drain context (idle keep-alive connections close) and a hard stop
+// cancels each http session's context.
 //
 // The pieces that test without sockets live in subpackages: balance (algorithms), check
 // (rise/fall machine and probes), accesslog (log lines, syslog) and relay (splice

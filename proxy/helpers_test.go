@@ -105,7 +105,7 @@ func srv(name, addr string, weight int) *config.Server {
 }
 
 // freeAddr returns a loopback address with a port nobody listens on right now.
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -121,7 +121,7 @@ func observed() (*zap.Logger, *observer.ObservedLogs) {
 	return zap.New(core), logs
 }
 
-func startProxy(t *testing.T, cfg *config.Config) (*Proxy, *observer.ObservedLogs) {
+func startProxy(t testing.TB, cfg *config.Config) (*Proxy, *observer.ObservedLogs) {
 	t.Helper()
 	log, logs := observed()
 	p, err := New(cfg, log, Options{})

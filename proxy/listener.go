@@ -16,6 +16,7 @@ import (
 	"appl/proxy/accesslog"
 	"appl/proxy/acl"
 	"appl/proxy/config"
+	"appl/proxy/httpmode"
 	"appl/proxy/tcprules"
 )
 
@@ -38,6 +39,9 @@ type frontend struct {
 	bytesO                atomic.Int64
 	// failed TLS handshakes on ssl binds; tlsLogged is the last second one was logged
 	tlsErrors, tlsLogged atomic.Int64
+	// http is the engine's program for this frontend (mode http), nil in tcp mode.
+	http *httpmode.Frontend
+	h    httpCounters
 }
 
 func (p *Proxy) buildFrontend(fc *config.Frontend, g *generation) (*frontend, error) {

@@ -18,6 +18,7 @@ import (
 	"appl/proxy/balance"
 	"appl/proxy/check"
 	"appl/proxy/config"
+	"appl/proxy/httpmode"
 	"appl/proxy/stick"
 	"appl/proxy/tcprules"
 )
@@ -57,7 +58,10 @@ type Proxy struct {
 	quit      chan struct{} // closed by Shutdown: accept loops and queues stop
 	checkCtx  context.Context
 	stopCheck context.CancelFunc
-	checks    sync.WaitGroup
+	// drainCtx is done once Shutdown began: http sessions close when idle.
+	drainCtx   context.Context
+	startDrain context.CancelFunc
+	checks     sync.WaitGroup
 
 	// tables are the stick tables, kept across reloads (tcprules.Tables.Begin at build,
 	// Commit when the generation is committed).
@@ -86,6 +90,10 @@ type generation struct {
 	order     []*backend
 	loaded    time.Time
 	rules     *tcprules.Build // committed with the generation
+	// http is the compiled `mode http` engine of this configuration (nil without http
+	// proxies); httpBE its backends as the engine sees them, by name.
+	http   *httpmode.Program
+	httpBE map[string]httpmode.Backend
 }
 
 // New validates cfg and prepares a Proxy: addresses resolved, algorithms and checks
@@ -117,6 +125,7 @@ func New(cfg *config.Config, log *zap.Logger, opts Options) (*Proxy, error) {
 		p.opts.PurgeEvery = time.Second
 	}
 	p.checkCtx, p.stopCheck = context.WithCancel(context.Background())
+	p.drainCtx, p.startDrain = context.WithCancel(context.Background())
 	g, pend, err := p.build(cfg)
 	if err != nil {
 		return nil, err
@@ -214,6 +223,7 @@ func (p *Proxy) Reload(cfg *config.Config) error {
 	for k, s := range p.servers {
 		if !live[s] {
 			s.stopCheck()
+			s.closePool()
 			delete(p.servers, k)
 		}
 	}
@@ -257,6 +267,7 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 	}
 	p.stopped = true
 	close(p.quit)
+	p.startDrain()
 	for k, l := range p.listeners {
 		l.close()
 		delete(p.listeners, k)
@@ -272,12 +283,23 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 			n := p.killAll('K')
 			p.log.Warn("hard stop: closing remaining connections", zap.Int("connections", n))
 			p.waitIdle(5 * time.Second)
+			p.closePools()
 			p.closeSinks()
 			return ctx.Err()
 		}
 	}
+	p.closePools()
 	p.closeSinks()
 	return nil
+}
+
+// closePools closes the idle http server connections at the end of Shutdown.
+func (p *Proxy) closePools() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, s := range p.servers {
+		s.closePool()
+	}
 }
 
 func (p *Proxy) waitIdle(limit time.Duration) {
@@ -339,6 +361,9 @@ func (p *Proxy) build(cfg *config.Config) (*generation, []pending, error) {
 	for _, err := range p.compileRules(g) {
 		fail("%v", err)
 	}
+	if len(errs) == 0 {
+		errs = append(errs, p.compileHTTP(g)...)
+	}
 	if len(errs) > 0 {
 		return nil, nil, errors.New(strings.Join(errs, "\n"))
 	}
@@ -346,11 +371,7 @@ func (p *Proxy) build(cfg *config.Config) (*generation, []pending, error) {
 }
 
 func (p *Proxy) buildBackend(bc *config.Backend) (*backend, []pending, error) {
-	if bc.Mode == config.ModeHTTP {
-		// http mode is served by another issue; tcp forwarding keeps it usable meanwhile.
-		p.log.Warn("backend in mode http is forwarded as tcp until the http mode lands", zap.String("backend", bc.Name))
-	}
-	be := &backend{cfg: bc, name: bc.Name}
+	be := &backend{cfg: bc, name: bc.Name, hashed: balance.Hashed(bc.Balance.Algo)}
 	var wP, wB []int
 	var pend []pending
 	names := map[string]bool{}
@@ -384,6 +405,12 @@ func (p *Proxy) buildBackend(bc *config.Backend) (*backend, []pending, error) {
 	}
 	if be.pickB, err = balance.New(bc.Balance.Algo, bc.Balance.HashType, wB); err != nil {
 		return nil, nil, fmt.Errorf("%s: backend %s: %v", bc.Pos, bc.Name, err)
+	}
+	if be.hashed && bc.Balance.Algo != "source" {
+		// A request without the key (no such parameter, header or cookie) is balanced
+		// round robin, as HAProxy does.
+		be.fallP, _ = balance.New("roundrobin", "", wP)
+		be.fallB, _ = balance.New("roundrobin", "", wB)
 	}
 	if be.sinks, err = p.openSinks(bc.Log.Targets); err != nil {
 		return nil, nil, fmt.Errorf("%s: backend %s: %v", bc.Pos, bc.Name, err)
@@ -515,6 +542,9 @@ func (p *Proxy) commitServers(pend []pending) {
 		s.spec.Store(pd.spec)
 		s.owner.Store(pd.owner)
 		s.backup.Store(pd.spec.cfg.Backup)
+		if pd.owner.cfg.Mode == config.ModeHTTP {
+			s.ensurePool()
+		}
 		s.mu.Lock()
 		if pd.isNew {
 			if pd.spec.cfg.Disabled {

@@ -12,7 +12,7 @@ import (
 	"appl/proxy/stick"
 )
 
-func loadCfg(t *testing.T, text string) *config.Config {
+func loadCfg(t testing.TB, text string) *config.Config {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "t.cfg")
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"appl/proxy/check"
 	"appl/proxy/config"
+	"appl/proxy/httpmode"
 )
 
 // serverSpec is the immutable part of a server for one configuration generation.
@@ -57,6 +58,28 @@ type server struct {
 	stop    context.CancelFunc
 	sessMu  sync.Mutex
 	sess    sessList
+	// pool keeps idle http server connections for the server's life (mode http).
+	pool atomic.Pointer[httpmode.Pool]
+	h    httpCounters
+}
+
+// ensurePool gives an http server its idle-connection pool (once: it is kept across
+// reloads as long as the server lives).
+func (s *server) ensurePool() {
+	if s.pool.Load() == nil {
+		s.pool.CompareAndSwap(nil, httpmode.NewPool(0, 0))
+	}
+}
+
+// httpPool returns the server's pool, nil when it has none (no reuse).
+func (s *server) httpPool() *httpmode.Pool { return s.pool.Load() }
+
+// closePool closes the idle connections of a server that goes away; sessions still
+// using it close their connection instead of pooling it.
+func (s *server) closePool() {
+	if pl := s.pool.Load(); pl != nil {
+		pl.Close()
+	}
 }
 
 func newServer(be, name string) *server {

@@ -48,6 +48,13 @@ type session struct {
 	bytesOut int64
 	id       uint64
 	rs       *tcprules.Session // stick counters and rule state, back to rulesPool at end
+	// http: served by the http engine (mode http); cancel ends it (hard stop), set
+	// under p.sessMu.
+	http   bool
+	cancel context.CancelFunc
+	// httpBE, httpSrv: the backend and server of the last request (tcplog line of an
+	// http session without option httplog).
+	httpBE, httpSrv string
 
 	// intrusive lists: all sessions (Shutdown) and the server's (shutdown-sessions)
 	gprev, gnext *session
@@ -122,11 +129,14 @@ func (p *Proxy) killAll(cause byte) int {
 	var rs []*relay.Relay
 	var cs []*net.TCPConn
 	var crs []*connRelay
+	var hs []context.CancelFunc
 	for x := p.sessions.head; x != nil; x = x.gnext {
 		if r := x.relay.Load(); r != nil {
 			rs = append(rs, r)
 		} else if cr := x.crelay.Load(); cr != nil {
 			crs = append(crs, cr)
+		} else if x.cancel != nil {
+			hs = append(hs, x.cancel)
 		} else {
 			cs = append(cs, x.client)
 		}
@@ -141,7 +151,10 @@ func (p *Proxy) killAll(cause byte) int {
 	for _, cr := range crs {
 		cr.Kill(cause)
 	}
-	return len(rs) + len(cs) + len(crs)
+	for _, cancel := range hs {
+		cancel() // the engine closes both sockets of the session
+	}
+	return len(rs) + len(cs) + len(crs) + len(hs)
 }
 
 // serve takes an accepted connection through the whole path up to the relay.
@@ -226,6 +239,10 @@ func (p *Proxy) serve(c *net.TCPConn, fe *frontend, b *config.Bind, gl, fl *limi
 	}
 	if v := fe.rules.Content(rs); v != tcprules.Accept {
 		s.refuse(v, false)
+		return
+	}
+	if fe.http != nil {
+		p.serveHTTP(s)
 		return
 	}
 	be := fe.chooseBackend(&rs.Txn)
@@ -458,8 +475,8 @@ func (s *session) end() {
 
 func (s *session) log() {
 	fe := s.fe
-	if len(fe.sinks) == 0 {
-		return
+	if len(fe.sinks) == 0 || (s.http && fe.cfg.Log.HTTPLog) {
+		return // http requests were logged one by one
 	}
 	if fe.cfg.Log.DontLogNull && s.bytesIn == 0 && s.bytesOut == 0 {
 		return
@@ -478,6 +495,9 @@ func (s *session) log() {
 	if s.srv != nil {
 		e.Server = s.srv.name
 		e.SrvConn = int(s.srv.cur.Load())
+	}
+	if s.httpBE != "" {
+		e.Backend, e.Server = s.httpBE, s.httpSrv
 	}
 	line := accesslog.AppendTCPLog(make([]byte, 0, 160), &e)
 	now := time.Now()
@@ -557,19 +577,25 @@ func (s *session) dialOnce(timeout time.Duration) (*net.TCPConn, error) {
 	if s.srv == nil {
 		return nil, errNoServer
 	}
-	addr, err := s.srv.addrFor(s.dst)
+	return dialServer(context.Background(), s.srv, s.src, s.dst, timeout)
+}
+
+// dialServer connects to srv for a client src whose original destination was dst
+// (transparent `server *`, `source ... usesrc client[ip]`).
+func dialServer(ctx context.Context, srv *server, src0, dst netip.AddrPort, timeout time.Duration) (*net.TCPConn, error) {
+	addr, err := srv.addrFor(dst)
 	if err != nil {
 		return nil, err
 	}
 	d := net.Dialer{Timeout: timeout, KeepAlive: -1}
 	var laddr netip.AddrPort
-	if src := s.srv.spec.Load().source; src != nil {
+	if src := srv.spec.Load().source; src != nil {
 		transparent := false
 		switch src.UseSrc {
 		case "clientip":
-			laddr, transparent = netip.AddrPortFrom(s.src.Addr(), 0), true
+			laddr, transparent = netip.AddrPortFrom(src0.Addr(), 0), true
 		case "client":
-			laddr, transparent = s.src, true
+			laddr, transparent = src0, true
 		case "":
 			a := src.Addr
 			if !a.IsValid() || a.IsUnspecified() {
@@ -611,25 +637,30 @@ func (s *session) dialOnce(timeout time.Duration) (*net.TCPConn, error) {
 		}
 	}
 	if !laddr.IsValid() {
-		c, err := d.DialContext(context.Background(), "tcp", addr.String())
+		c, err := d.DialContext(ctx, "tcp", addr.String())
 		if err != nil {
 			return nil, err
 		}
 		return c.(*net.TCPConn), nil
 	}
 	// With a source address: DialTCP takes it parsed (Dial would bind it as well).
-	return d.DialTCP(context.Background(), "tcp", laddr, addr)
+	return d.DialTCP(ctx, "tcp", laddr, addr)
 }
 
 func (s *session) sendProxy(sc *net.TCPConn) error {
-	sp := s.srv.spec.Load().cfg
+	return sendProxy(sc, s.srv, s.src, s.dst)
+}
+
+// sendProxy writes the PROXY header srv asks for (send-proxy, send-proxy-v2).
+func sendProxy(sc *net.TCPConn, srv *server, src, dst netip.AddrPort) error {
+	sp := srv.spec.Load().cfg
 	var hdr []byte
 	var err error
 	switch {
 	case sp.SendProxyV2:
-		hdr, err = proxyproto.AppendV2(nil, s.src, s.dst)
+		hdr, err = proxyproto.AppendV2(nil, src, dst)
 	case sp.SendProxy:
-		hdr = proxyproto.AppendV1(nil, s.src, s.dst)
+		hdr = proxyproto.AppendV1(nil, src, dst)
 	default:
 		return nil
 	}

@@ -81,6 +81,10 @@ type FrontendStatus struct {
 	BytesIn      int64
 	BytesOut     int64
 	LastReloaded time.Time
+	Mode         string    // "tcp" or "http"
+	HTTP         HTTPStats // requests and responses (mode http)
+	DeniedConn   int64     // refused by tcp-request connection/session rules
+	DeniedReq    int64     // refused by tcp-request content rules (http-request denials are in HTTP.Denied)
 }
 
 // BackendStatus describes one backend.
@@ -94,6 +98,10 @@ type BackendStatus struct {
 	ConnErrors    int64 // connects that failed after all retries
 	QueueTimeouts int64
 	QueueFull     int64
+	Mode          string    // "tcp" or "http"
+	HTTP          HTTPStats // requests and responses through this backend (mode http)
+	BytesIn       int64     // bytes of http requests and responses (mode http)
+	BytesOut      int64
 	Servers       []ServerStatus
 }
 
@@ -116,4 +124,8 @@ type ServerStatus struct {
 	Queue       int
 	Weight      int // effective weight now (slowstart, runtime changes)
 	ConfWeight  int
+	HTTP        HTTPStats // requests and responses through this server (mode http)
+	BytesIn     int64     // bytes of http requests and responses (mode http)
+	BytesOut    int64
+	IdleConns   int // idle keep-alive connections in its pool (mode http)
 }

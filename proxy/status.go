@@ -13,7 +13,8 @@ func (p *Proxy) Status() Status {
 	st := Status{ActConn: p.actconn.Load(), Panics: p.panics.Load()}
 	for _, fe := range g.frontends {
 		fs := FrontendStatus{Name: fe.name, Cur: fe.cur.Load(), Total: fe.total.Load(), MaxConn: fe.limit.limit(),
-			ProxyErrors: fe.proxyE.Load(), NoBackend: fe.noBE.Load(), BytesIn: fe.bytesI.Load(), BytesOut: fe.bytesO.Load(), LastReloaded: g.loaded}
+			ProxyErrors: fe.proxyE.Load(), NoBackend: fe.noBE.Load(), BytesIn: fe.bytesI.Load(), BytesOut: fe.bytesO.Load(), LastReloaded: g.loaded,
+			Mode: fe.cfg.Mode.String(), HTTP: fe.h.snapshot(), DeniedConn: fe.deniedConn.Load(), DeniedReq: fe.deniedReq.Load()}
 		for _, b := range fe.cfg.Binds {
 			fs.Binds = append(fs.Binds, b.Address)
 		}
@@ -21,13 +22,19 @@ func (p *Proxy) Status() Status {
 	}
 	for _, be := range g.order {
 		bs := BackendStatus{Name: be.name, Algo: be.cfg.Balance.Algo, Cur: be.cur.Load(), Total: be.total.Load(),
-			Queue: be.queueLen(), ConnErrors: be.connErrors.Load(), QueueTimeouts: be.queueTimeouts.Load(), QueueFull: be.queueFull.Load()}
+			Queue: be.queueLen(), ConnErrors: be.connErrors.Load(), QueueTimeouts: be.queueTimeouts.Load(), QueueFull: be.queueFull.Load(),
+			Mode: be.cfg.Mode.String(), HTTP: be.h.snapshot(), BytesIn: be.h.bytesI.Load(), BytesOut: be.h.bytesO.Load()}
 		if bs.Algo == "" {
 			bs.Algo = "roundrobin"
 		}
 		bs.ActiveUp, bs.BackupUp = be.upCounts()
 		for _, s := range be.servers {
-			bs.Servers = append(bs.Servers, s.status(now))
+			ss := s.status(now)
+			ss.HTTP, ss.BytesIn, ss.BytesOut = s.h.snapshot(), s.h.bytesI.Load(), s.h.bytesO.Load()
+			if pl := s.httpPool(); pl != nil {
+				ss.IdleConns = pl.Idle()
+			}
+			bs.Servers = append(bs.Servers, ss)
 		}
 		st.Backends = append(st.Backends, bs)
 	}

@@ -38,18 +38,42 @@ func New(algo, hashType string, weights []int) (Picker, error) {
 		return &leastConn{}, nil
 	case "first":
 		return first{}, nil
-	case "source":
+	case "source", "uri", "url_param", "hdr", "rdp-cookie", "hash":
+		// The L7 algorithms hash bytes of the request (KeyBytes) where source hashes
+		// the client address (KeyAddr): the mapping onto servers is the same.
 		switch hashType {
 		case "", "map-based":
 			return mapBased{}, nil
 		case "consistent":
 			return newConsistent(weights), nil
 		}
-		return nil, fmt.Errorf("balance source: unsupported hash-type %q (expected map-based or consistent)", hashType)
+		return nil, fmt.Errorf("balance %s: unsupported hash-type %q (expected map-based or consistent)", algo, hashType)
 	case "random":
 		return &random{draws: 2}, nil
 	}
-	return nil, fmt.Errorf("balance %q is not supported in tcp mode (expected roundrobin, static-rr, leastconn, first, source or random)", algo)
+	return nil, fmt.Errorf("balance %q is not supported (expected roundrobin, static-rr, leastconn, first, source, random, uri, url_param, hdr, rdp-cookie or hash)", algo)
+}
+
+// Hashed reports whether algo picks by a key (KeyAddr or KeyBytes). When a request has
+// no key for an L7 algorithm (no such parameter, header or cookie), HAProxy falls back
+// to round robin: the caller keeps a roundrobin Picker for that.
+func Hashed(algo string) bool {
+	switch algo {
+	case "source", "uri", "url_param", "hdr", "rdp-cookie", "hash":
+		return true
+	}
+	return false
+}
+
+// KeyBytes hashes request bytes (uri, url_param, hdr(), rdp-cookie, hash EXPR) into a
+// key for the hashing pickers. It does not allocate and does not keep b.
+func KeyBytes(b []byte) uint64 {
+	h := uint64(14695981039346656037)
+	for _, c := range b {
+		h ^= uint64(c)
+		h *= 1099511628211
+	}
+	return mix(h)
 }
 
 // KeyAddr hashes a client address for the source algorithm. The hash mixes every bit so

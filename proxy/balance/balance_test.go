@@ -192,7 +192,45 @@ func TestNoneUsable(t *testing.T) {
 			t.Fatalf("%s picked %d with nothing usable", a, i)
 		}
 	}
-	if _, err := New("uri", "", nil); err == nil {
-		t.Fatal("uri accepted in tcp mode")
+	if _, err := New("leastrequests", "", nil); err == nil {
+		t.Fatal("unknown algorithm accepted")
+	}
+}
+
+// The L7 algorithms hash request bytes: the same bytes stick, different ones spread by
+// weight, and consistent hashing moves only the keys of a server that leaves.
+func TestKeyBytesHashing(t *testing.T) {
+	for _, algo := range []string{"uri", "url_param", "hdr", "rdp-cookie", "hash"} {
+		if !Hashed(algo) {
+			t.Fatalf("%s not hashed", algo)
+		}
+		for _, ht := range []string{"map-based", "consistent"} {
+			p := newPool(1, 2, 3)
+			key := func(k int) uint64 {
+				return KeyBytes([]byte("/static/img" + string(rune('a'+k%26)) + string(rune('a'+k/26%26)) + string(rune('a'+k/676))))
+			}
+			tol := 0.1
+			if ht == "consistent" {
+				tol = 0.3 // 64 ring points per weight unit: shares are coarser
+			}
+			checkShares(t, algo+"/"+ht, p, run(t, algo, ht, p, 6000, key), tol)
+			pk, _ := New(algo, ht, p.w)
+			a := KeyBytes([]byte("/index.html"))
+			first := pk.Pick(p, a)
+			for k := 0; k < 10; k++ {
+				if pk.Pick(p, a) != first {
+					t.Fatalf("%s/%s: same key moved", algo, ht)
+				}
+			}
+		}
+	}
+	if Hashed("roundrobin") || Hashed("random") {
+		t.Fatal("roundrobin/random reported as hashed")
+	}
+	if KeyBytes([]byte("a")) == KeyBytes([]byte("b")) {
+		t.Fatal("KeyBytes collides on one byte")
+	}
+	if n := testing.AllocsPerRun(100, func() { KeyBytes([]byte("/some/path?x=1")) }); n != 0 {
+		t.Fatalf("KeyBytes allocates %v", n)
 	}
 }

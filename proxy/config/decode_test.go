@@ -212,7 +212,7 @@ func TestWarnings(t *testing.T) {
 		{"peers p\n peer a 127.0.0.1:1\n", "t.cfg:1: peers: unsupported section (appl replicates stick tables through its cluster section"},
 		{"frontend f\n bind :80\n option forwardfor\n", `option forwardfor requires mode http; ignored by tcp frontend "f"`},
 		{"backend b\n balance uri\n", `balance uri requires mode http; tcp backend "b" uses roundrobin`},
-		{"frontend f\n bind :80\n http-request deny\n http-request deny\n", `t.cfg:3: http-request: parsed, not served yet: appl does not act on HTTP request rules in this version (frontend "f")`},
+		{"frontend f\n bind :80\n http-request deny\n http-request deny\n", `t.cfg:3: http-request: http-request requires mode http; ignored by tcp frontend "f"`},
 		{"frontend f\n", `t.cfg:1: frontend: frontend "f" has no bind line: it accepts no connection`},
 		{"frontend f\n bind :80\n reqirep ^Host:\\ a Host:\\ b\n", "appl does not implement reqirep yet"},
 	}
@@ -230,9 +230,9 @@ func TestWarnings(t *testing.T) {
 			t.Errorf("%q: warnings %v, want %q", tc.src, cfg.Warnings, tc.want)
 		}
 	}
-	// One not-served warning per kind and section.
-	cfg, _ := decodeString(t, "frontend f\n mode http\n bind :80\n http-request deny\n http-request deny\n")
-	if len(cfg.Warnings) != 2 || !strings.Contains(cfg.Warnings[0].Error(), "t.cfg:2: mode: parsed, not served yet: appl forwards the connections of frontend \"f\" as plain TCP") {
+	// One not-served warning per kind and section; mode http and its rules are served.
+	cfg, _ := decodeString(t, "frontend f\n mode http\n bind :80\n http-request deny\n http-request deny\n http-after-response set-header A b\n http-after-response set-header C d\n")
+	if len(cfg.Warnings) != 1 || !strings.Contains(cfg.Warnings[0].Error(), "t.cfg:6: http-after-response: parsed, not served yet") {
 		t.Errorf("want one warning, got %v", cfg.Warnings)
 	}
 }

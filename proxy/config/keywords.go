@@ -113,15 +113,9 @@ var Unsupported = map[string]map[string]bool{
 // plane does not read yet): each proxy section using one gets a single warning per kind,
 // so nothing is silently ignored. Delete an entry when the data plane serves it.
 var notServedYet = map[string]string{
-	"http-request":        "HTTP request rules",
-	"http-response":       "HTTP response rules",
 	"http-after-response": "HTTP after-response rules",
 	"tcp-response":        "tcp-response rules",
-	"cookie":              "cookie persistence",
-	"errorfile":           "error files",
 	"stats":               "the stats page",
-	"redirect":            "redirects",
-	"mode http":           "", // message of its own, see proxy.finish
 }
 
 // appl's own section kinds are decoded by other packages: skipped silently here.

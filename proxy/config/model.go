@@ -134,6 +134,9 @@ type Frontend struct {
 	Disabled       bool
 	// TCPRequest rules are decoded by the stick/maps issue; kept raw until then.
 	Options map[string]bool // recognised `option X` flags that the data plane reads by name
+	// ForwardFor holds the words after `option forwardfor` (except NET, header NAME,
+	// if-none; checked at decoding) when Options["forwardfor"] is on.
+	ForwardFor []string
 
 	// Added by the config helper:
 	Description string
@@ -186,6 +189,7 @@ type Backend struct {
 	FullConn   int
 	Disabled   bool
 	Options    map[string]bool
+	ForwardFor []string // as Frontend.ForwardFor
 
 	// Added by the config helper:
 	Description string

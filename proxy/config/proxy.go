@@ -1369,7 +1369,7 @@ func (p *proxy) emit(d *decoder) {
 			Pos: p.pos, Name: p.name, Mode: p.mode, Binds: p.binds, MaxConn: p.maxconn,
 			Timeouts: p.timeouts, DefaultBackend: p.defaultBackend, UseBackends: p.useBackends,
 			ACLs: p.acls, Log: p.log, Disabled: p.disabled, Options: p.options,
-			Description: p.description, Rules: p.rules,
+			Description: p.description, Rules: p.rules, ForwardFor: p.forwardForArgs(),
 		}
 		if p.kind == "listen" && fe.DefaultBackend == "" {
 			fe.DefaultBackend = p.name
@@ -1392,7 +1392,7 @@ func (p *proxy) emit(d *decoder) {
 			Timeouts: p.timeouts, Retries: p.retries, Redispatch: p.options["redispatch"],
 			AllBackups: p.options["allbackups"], Log: p.log, Check: p.check, Source: p.source,
 			FullConn: p.fullconn, Disabled: p.disabled, Options: p.options,
-			Description: p.description, ACLs: p.acls, Rules: p.rules,
+			Description: p.description, ACLs: p.acls, Rules: p.rules, ForwardFor: p.forwardForArgs(),
 		}
 		if p.kind == "listen" {
 			// The two halves of a listen must not share mutable state.
@@ -1405,6 +1405,18 @@ func (p *proxy) emit(d *decoder) {
 			d.logGlobal = append(d.logGlobal, &be.Log)
 		}
 	}
+}
+
+// forwardForArgs returns the words after `option forwardfor` (own or from defaults).
+func (p *proxy) forwardForArgs() []string {
+	if !p.options["forwardfor"] {
+		return nil
+	}
+	l, ok := p.optionLines["forwardfor"]
+	if !ok || len(l.Words) <= 2 {
+		return nil
+	}
+	return append([]string(nil), l.Words[2:]...)
 }
 
 func strconvQuote(s string) string { return strconv.Quote(s) }

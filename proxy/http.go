@@ -1,0 +1,442 @@
+package proxy
+
+// The `mode http` wiring: frontends whose mode is http hand their accepted connections
+// to the compiled httpmode engine (one Program per configuration generation) instead of
+// the tcp relay. This file implements the engine's side of the contract
+// (httpmode.Env, Backend, Server) over the data plane's backends and servers: balancing,
+// persistence, maxconn and queues, dialing with retries, source and send-proxy, the
+// per-server idle pools, the access log and the http counters.
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync/atomic"
+	"time"
+
+	"appl/proxy/accesslog"
+	"appl/proxy/acl"
+	"appl/proxy/balance"
+	"appl/proxy/config"
+	"appl/proxy/http1"
+	"appl/proxy/httpmode"
+)
+
+// httpCounters are the per-request totals of a frontend, backend or server (HAProxy's
+// req_tot, hrsp_1xx..hrsp_other, dreq, ereq, eresp).
+type httpCounters struct {
+	req     atomic.Int64
+	hrsp    [6]atomic.Int64 // 1xx, 2xx, 3xx, 4xx, 5xx, other
+	denied  atomic.Int64
+	errReq  atomic.Int64
+	errResp atomic.Int64
+	bytesI  atomic.Int64 // backends and servers; frontends count per connection
+	bytesO  atomic.Int64
+}
+
+func (c *httpCounters) count(e *httpmode.LogEntry, bytes bool) {
+	c.req.Add(1)
+	switch st := e.Status; {
+	case st >= 100 && st < 600:
+		c.hrsp[st/100-1].Add(1)
+	case st > 0:
+		c.hrsp[5].Add(1)
+	}
+	if e.Denied {
+		c.denied.Add(1)
+	}
+	if bytes {
+		c.bytesI.Add(e.BytesIn)
+		c.bytesO.Add(e.Bytes)
+	}
+}
+
+// HTTPStats are the http totals of a frontend, backend or server (zero in tcp mode).
+type HTTPStats struct {
+	Requests int64    // req_tot
+	Hrsp     [6]int64 // hrsp_1xx, 2xx, 3xx, 4xx, 5xx, other
+	Denied   int64    // requests (or responses) refused by rules: dreq
+	ErrReq   int64    // malformed or aborted requests: ereq
+	ErrResp  int64    // invalid or aborted server responses: eresp
+}
+
+func (c *httpCounters) snapshot() HTTPStats {
+	s := HTTPStats{Requests: c.req.Load(), Denied: c.denied.Load(), ErrReq: c.errReq.Load(), ErrResp: c.errResp.Load()}
+	for i := range s.Hrsp {
+		s.Hrsp[i] = c.hrsp[i].Load()
+	}
+	return s
+}
+
+// httpOptions builds the engine's compile options from the configuration.
+func httpOptions(cfg *config.Config) (httpmode.Options, []string) {
+	opt := httpmode.Options{BufSize: cfg.Global.TuneBufSize, ForwardFor: map[string]httpmode.ForwardFor{}}
+	var errs []string
+	add := func(pos fmt.Stringer, kind, name string, args []string) {
+		if len(args) == 0 {
+			return
+		}
+		f, err := httpmode.ParseForwardFor(args)
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("%s: %s %s: option forwardfor: %v", pos, kind, name, err))
+			return
+		}
+		opt.ForwardFor[name] = f
+	}
+	for _, fc := range cfg.Frontends {
+		if fc.ACLs != nil && opt.ACL.BaseDir == "" && opt.ACL.Maps == nil {
+			opt.ACL = fc.ACLs.Options()
+		}
+		if fc.Mode == config.ModeHTTP {
+			add(fc.Pos, "frontend", fc.Name, fc.ForwardFor)
+		}
+	}
+	for _, bc := range cfg.Backends {
+		if bc.Mode == config.ModeHTTP {
+			add(bc.Pos, "backend", bc.Name, bc.ForwardFor)
+		}
+	}
+	return opt, errs
+}
+
+// compileHTTP compiles the http frontends and backends of g and attaches them. A
+// compile error refuses the whole configuration (the running one keeps serving).
+func (p *Proxy) compileHTTP(g *generation) []string {
+	any := false
+	for _, fe := range g.frontends {
+		any = any || fe.cfg.Mode == config.ModeHTTP
+	}
+	for _, be := range g.order {
+		any = any || be.cfg.Mode == config.ModeHTTP
+	}
+	if !any {
+		return nil
+	}
+	opt, errs := httpOptions(g.cfg)
+	if len(errs) > 0 {
+		return errs
+	}
+	prog, err := httpmode.Compile(g.cfg, opt)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	for _, w := range prog.Warnings {
+		p.log.Warn(w.Error())
+	}
+	g.http = prog
+	g.httpBE = map[string]httpmode.Backend{}
+	for _, be := range g.order {
+		if be.cfg.Mode != config.ModeHTTP {
+			continue
+		}
+		hb := &httpBackend{p: p, be: be, srv: make(map[*server]*httpServer, len(be.servers))}
+		for _, s := range be.servers {
+			hb.srv[s] = &httpServer{hb: hb, s: s}
+		}
+		if r := p.statsResponder(be); r != nil {
+			g.httpBE[be.name] = &httpRespBackend{httpBackend: hb, r: r}
+		} else {
+			g.httpBE[be.name] = hb
+		}
+	}
+	for _, fe := range g.frontends {
+		if fe.cfg.Mode != config.ModeHTTP {
+			continue
+		}
+		fe.http = prog.Frontend(fe.name)
+		if fe.http == nil {
+			errs = append(errs, fmt.Sprintf("%s: frontend %s: http engine has no program for it", fe.cfg.Pos, fe.name))
+			continue
+		}
+		// HAProxy refuses an http frontend that switches to a tcp backend.
+		check := func(pos fmt.Stringer, name string) {
+			if be := g.backends[name]; be != nil && be.cfg.Mode != config.ModeHTTP {
+				errs = append(errs, fmt.Sprintf("%s: frontend %s: backend %s is in mode tcp; an http frontend needs http backends", pos, fe.name, name))
+			}
+		}
+		if fe.cfg.DefaultBackend != "" {
+			check(fe.cfg.Pos, fe.cfg.DefaultBackend)
+		}
+		for _, ub := range fe.cfg.UseBackends {
+			if ub.Expr == nil {
+				check(ub.Pos, ub.Backend)
+			}
+		}
+	}
+	return errs
+}
+
+// ctxKey finds the httpSession of a Dial in the session's context.
+type ctxKey struct{}
+
+// httpSession is one client connection served by the engine: its Env, and what Dial
+// needs (the client's addresses for source/usesrc, send-proxy and `server *`).
+type httpSession struct {
+	s   *session
+	buf []byte // log line
+}
+
+// serveHTTP runs the engine on an accepted connection of an http frontend.
+func (p *Proxy) serveHTTP(s *session) {
+	fe := s.fe
+	s.http = true
+	hs := &httpSession{s: s}
+	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), ctxKey{}, hs))
+	defer cancel()
+	p.sessMu.Lock()
+	s.cancel = cancel
+	p.sessMu.Unlock()
+	txn := &s.rs.Txn
+	txn.Env = fe.gen
+	st := fe.http.Serve(ctx, s.client, s.accept, hs, txn)
+	s.bytesIn, s.bytesOut = st.BytesIn, st.BytesOut
+	fe.bytesI.Add(st.BytesIn)
+	fe.bytesO.Add(st.BytesOut)
+	s.term = st.LastTerm
+	if s.term == [2]byte{} {
+		s.term = [2]byte{'-', '-'}
+	}
+}
+
+// Draining implements httpmode.Drainer: done once Shutdown began, so idle keep-alive
+// connections close and responses end their connection.
+func (hs *httpSession) Draining() context.Context { return hs.s.p.drainCtx }
+
+// Backend implements httpmode.Env.
+func (hs *httpSession) Backend(name string) (httpmode.Backend, bool) {
+	b, ok := hs.s.fe.gen.httpBE[name]
+	return b, ok
+}
+
+// Log implements httpmode.Env: counters, connection counts, then the httplog line.
+func (hs *httpSession) Log(e *httpmode.LogEntry) {
+	s := hs.s
+	fe := s.fe
+	fe.h.count(e, false)
+	if e.Error != "" || (e.Term[1] == 'R' && e.Status >= 400) {
+		fe.h.errReq.Add(1)
+	}
+	var be *backend
+	var srv *server
+	if e.Server != "<NOSRV>" || e.Backend != fe.name {
+		be = fe.gen.backends[e.Backend]
+	}
+	if be != nil {
+		be.h.count(e, true)
+		if e.Server != "<NOSRV>" {
+			for _, x := range be.servers {
+				if x.name == e.Server {
+					srv = x
+					break
+				}
+			}
+		}
+		if e.Term[1] == 'H' && (e.Term[0] == 'S' || e.Term[0] == 's' || e.Error != "") {
+			be.h.errResp.Add(1)
+			if srv != nil {
+				srv.h.errResp.Add(1)
+			}
+		}
+		if srv != nil {
+			srv.h.count(e, true)
+		}
+	}
+	if len(fe.sinks) == 0 {
+		return
+	}
+	if !fe.cfg.Log.HTTPLog {
+		// One tcplog-style line at the end of the connection names the last request's
+		// backend and server (strings owned by the configuration: no copy).
+		if be != nil {
+			s.httpBE = be.name
+			s.httpSrv = "<NOSRV>"
+			if srv != nil {
+				s.httpSrv = srv.name
+			}
+		}
+		return
+	}
+	if fe.cfg.Log.DontLogNull && e.BytesIn == 0 && e.Status == 0 {
+		return
+	}
+	e.ActConn = int(s.p.actconn.Load())
+	e.FeConn = int(fe.cur.Load())
+	if be != nil {
+		e.BeConn = int(be.cur.Load())
+	}
+	if srv != nil {
+		e.SrvConn = int(srv.cur.Load())
+	}
+	hs.buf = e.AppendHTTPLog(hs.buf[:0])
+	now := time.Now()
+	for _, sk := range fe.sinks {
+		sk.Send(accesslog.Info, now, hs.buf)
+	}
+	if cap(hs.buf) > 16<<10 {
+		hs.buf = nil
+	}
+}
+
+// NbSrv implements acl.Env (nbsrv) over the generation's backends.
+func (g *generation) NbSrv(name string) (int, bool) {
+	be := g.backends[name]
+	if be == nil {
+		return 0, false
+	}
+	a, b := be.upCounts()
+	return a + b, true
+}
+
+// Userlist implements acl.Env (http_auth).
+func (g *generation) Userlist(name string) acl.Userlist {
+	for _, u := range g.cfg.Userlists {
+		if u.Name == name {
+			return u
+		}
+	}
+	return nil
+}
+
+// httpBackend adapts a backend of one generation to httpmode.Backend.
+type httpBackend struct {
+	p   *Proxy
+	be  *backend
+	srv map[*server]*httpServer
+}
+
+// httpRespBackend is an httpBackend whose stats page answers some requests itself.
+type httpRespBackend struct {
+	*httpBackend
+	r httpmode.Responder
+}
+
+func (h *httpRespBackend) Respond(dst []byte, req *http1.Request, txn *acl.Txn) ([]byte, int, bool) {
+	return h.r.Respond(dst, req, txn)
+}
+
+func (h *httpBackend) Name() string { return h.be.name }
+
+// Pick implements httpmode.Backend: the persistence cookie's server when it can serve
+// (up or draining; a full one queues), else the balance algorithm.
+func (h *httpBackend) Pick(ctx context.Context, k httpmode.HashKey, preferred string) (httpmode.Server, httpmode.PickInfo, error) {
+	be := h.be
+	var r pickReq
+	if be.hashed {
+		switch {
+		case !k.Valid:
+			r.nokey = true
+		case be.cfg.Balance.Algo == "source":
+			r.key = balance.KeyAddr(k.Addr)
+		default:
+			r.key = balance.KeyBytes(k.Data)
+		}
+	}
+	if preferred != "" {
+		for _, s := range be.servers {
+			if s.name == preferred {
+				if st := s.state(); st == StateUp || st == StateDrain {
+					r.want = s
+				}
+				break
+			}
+		}
+	}
+	to := be.cfg.Timeouts
+	qto := to.Queue
+	if qto <= 0 {
+		qto = to.Connect
+	}
+	s, tw, err := be.acquireReq(r, qto, ctx.Done())
+	info := httpmode.PickInfo{Queued: tw}
+	if tw > 0 || err != nil {
+		info.BeQueue = be.queueLen() // only worth a lock when the queue was involved
+	}
+	if err != nil {
+		switch err {
+		case errQueueFull:
+			return nil, info, httpmode.ErrQueueFull
+		case errQueueTime:
+			if ctx.Err() == nil {
+				return nil, info, httpmode.ErrQueueTimeout
+			}
+		}
+		return nil, info, httpmode.ErrNoServer
+	}
+	be.cur.Add(1)
+	be.total.Add(1)
+	hsrv := h.srv[s]
+	if hsrv == nil {
+		// A server of another generation's backend (cannot happen: picks come from
+		// be's own lists), kept safe anyway.
+		be.release(s)
+		be.cur.Add(-1)
+		return nil, info, httpmode.ErrNoServer
+	}
+	return hsrv, info, nil
+}
+
+// httpServer adapts a server, as picked from one backend, to httpmode.Server. It holds
+// no per-request state: Pick returns the same one each time (no allocation).
+type httpServer struct {
+	hb *httpBackend
+	s  *server
+}
+
+func (h *httpServer) Name() string { return h.s.name }
+
+func (h *httpServer) Release() {
+	h.hb.be.release(h.s)
+	h.hb.be.cur.Add(-1)
+}
+
+func (h *httpServer) Pool() *httpmode.Pool { return h.s.httpPool() }
+
+// Dial connects to the server for the session in ctx: timeout connect, retries with
+// HAProxy's turn-around delay, source / usesrc, send-proxy.
+func (h *httpServer) Dial(ctx context.Context) (net.Conn, error) {
+	var src, dst netip.AddrPort
+	if hs, ok := ctx.Value(ctxKey{}).(*httpSession); ok {
+		src, dst = hs.s.src, hs.s.dst
+	}
+	be := h.hb.be
+	to := be.cfg.Timeouts
+	retries := max(be.cfg.Retries, 0)
+	var lastErr error
+	for attempt := 0; ; attempt++ {
+		// With timeout connect, connect does not watch ctx: a cancellable context costs
+		// a watcher goroutine per connect in package net, and a hard stop waits at most
+		// timeout connect for it.
+		dctx := ctx
+		if to.Connect > 0 {
+			dctx = context.Background()
+		}
+		sc, err := dialServer(dctx, h.s, src, dst, to.Connect)
+		if err == nil {
+			if err := sendProxy(sc, h.s, src, dst); err != nil {
+				sc.Close()
+				be.connErrors.Add(1)
+				return nil, err
+			}
+			return sc, nil
+		}
+		lastErr = err
+		if attempt >= retries || ctx.Err() != nil {
+			break
+		}
+		if !isTimeout(err) {
+			wait := time.Second
+			if to.Connect > 0 && to.Connect < wait {
+				wait = to.Connect
+			}
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+			}
+			t.Stop()
+		}
+	}
+	be.connErrors.Add(1)
+	return nil, lastErr
+}
