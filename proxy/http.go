@@ -177,8 +177,9 @@ type httpSession struct {
 	buf []byte // log line
 }
 
-// serveHTTP runs the engine on an accepted connection of an http frontend.
-func (p *Proxy) serveHTTP(s *session) {
+// serveHTTP runs the engine on an accepted connection of an http frontend; cc is the
+// client side as the engine must read it (a *tls.Conn on ssl binds).
+func (p *Proxy) serveHTTP(s *session, cc net.Conn) {
 	fe := s.fe
 	s.http = true
 	hs := &httpSession{s: s}
@@ -189,7 +190,7 @@ func (p *Proxy) serveHTTP(s *session) {
 	p.sessMu.Unlock()
 	txn := &s.rs.Txn
 	txn.Env = fe.gen
-	st := fe.http.Serve(ctx, s.client, s.accept, hs, txn)
+	st := fe.http.Serve(ctx, cc, s.accept, hs, txn)
 	s.bytesIn, s.bytesOut = st.BytesIn, st.BytesOut
 	fe.bytesI.Add(st.BytesIn)
 	fe.bytesO.Add(st.BytesOut)
@@ -390,14 +391,23 @@ func (h *httpServer) Release() {
 	h.hb.be.cur.Add(-1)
 }
 
-func (h *httpServer) Pool() *httpmode.Pool { return h.s.httpPool() }
+func (h *httpServer) Pool() *httpmode.Pool {
+	// A server whose TLS name comes from a fetch (sni req.hdr(host), sni ssl_fc_sni)
+	// gets a connection per request: a pooled or kept one may carry another request's
+	// SNI. A constant name (sni str(x)) pools as usual.
+	if spec := h.s.spec.Load().cfg; spec.TLS != nil && spec.SNI != nil && spec.SNI.Fetch().Name != "str" {
+		return nil
+	}
+	return h.s.httpPool()
+}
 
 // Dial connects to the server for the session in ctx: timeout connect, retries with
 // HAProxy's turn-around delay, source / usesrc, send-proxy.
 func (h *httpServer) Dial(ctx context.Context) (net.Conn, error) {
 	var src, dst netip.AddrPort
+	var txn *acl.Txn
 	if hs, ok := ctx.Value(ctxKey{}).(*httpSession); ok {
-		src, dst = hs.s.src, hs.s.dst
+		src, dst, txn = hs.s.src, hs.s.dst, &hs.s.rs.Txn
 	}
 	be := h.hb.be
 	to := be.cfg.Timeouts
@@ -418,7 +428,13 @@ func (h *httpServer) Dial(ctx context.Context) (net.Conn, error) {
 				be.connErrors.Add(1)
 				return nil, err
 			}
-			return sc, nil
+			// ssl servers: the handshake is part of connecting (a failure is a 503).
+			tc, err := h.hb.p.serverHandshake(h.s, to.Connect, sc, txn)
+			if err != nil {
+				be.connErrors.Add(1)
+				return nil, err
+			}
+			return tc, nil
 		}
 		lastErr = err
 		if attempt >= retries || ctx.Err() != nil {

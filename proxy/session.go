@@ -242,7 +242,7 @@ func (p *Proxy) serve(c *net.TCPConn, fe *frontend, b *config.Bind, gl, fl *limi
 		return
 	}
 	if fe.http != nil {
-		p.serveHTTP(s)
+		p.serveHTTP(s, cc)
 		return
 	}
 	be := fe.chooseBackend(&rs.Txn)
