@@ -22,7 +22,6 @@ var seedWarnings = map[string][]string{
 		"9: mode: parsed, not served yet: appl forwards the connections of listen \"haproxy_10.2.2.5_80\" as plain TCP until HTTP mode lands",
 		"16: mode: parsed, not served yet: appl forwards the connections of listen \"haproxy_10.2.2.55_80\" as plain TCP until HTTP mode lands",
 		"30: mode: parsed, not served yet: appl forwards the connections of listen \"stats\" as plain TCP until HTTP mode lands",
-		"35: stats: parsed, not served yet: appl does not act on the stats page in this version (listen \"stats\")",
 	},
 	"002-mysql.cfg": {
 		"9: option: unsupported directive (appl does not implement option socket-stats yet; see docs/compatibility.md)",
@@ -30,7 +29,6 @@ var seedWarnings = map[string][]string{
 	},
 	"003-crossbar-l4.cfg": {
 		"35: mode: parsed, not served yet: appl forwards the connections of listen \"stats\" as plain TCP until HTTP mode lands",
-		"36: stats: parsed, not served yet: appl does not act on the stats page in this version (listen \"stats\")",
 	},
 	"004-l4.cfg": {
 		"20: option: parsed, not served yet: appl does not act on HTTP checks in this version (anonymous defaults)",
@@ -45,7 +43,6 @@ var seedWarnings = map[string][]string{
 		"50: backend: parsed, not served yet: appl forwards the connections of backend \"default_servers\" as plain TCP until HTTP mode lands",
 		"52: cookie: parsed, not served yet: appl does not act on cookie persistence in this version (backend \"default_servers\")",
 		"56: listen: parsed, not served yet: appl forwards the connections of listen \"stats\" as plain TCP until HTTP mode lands",
-		"58: stats: parsed, not served yet: appl does not act on the stats page in this version (listen \"stats\")",
 	},
 }
 
@@ -205,17 +202,17 @@ var corpusOutcomes = map[string]struct {
 	// Loaded from testdata/corpus/ (map stand-ins) with HAPROXY_MAXCONN=1000 set.
 	"basedflare-ddos-protection.cfg":   {"acl", 3, 3, 5, 2, 30},
 	"blockscout-websockets-large.cfg":  {"ok", 1, 2, 26, 26, 166},
-	"haproxytech-k8s-ingress-base.cfg": {"acl", 4, 0, 0, 0, 17},
+	"haproxytech-k8s-ingress-base.cfg": {"acl", 4, 0, 0, 0, 18},
 	"haproxytech-ultimate-config.cfg":  {"ok", 2, 3, 8, 8, 76},
 	"harisekhon-elasticsearch-acl.cfg": {"ok", 1, 1, 1, 3, 5},
 	"harisekhon-global-defaults.cfg":   {"ok", 0, 0, 0, 0, 6},
-	"kazoo-couchdb.cfg":                {"ok", 3, 3, 3, 8, 15},
-	"keepalived-devtools-ssh-lb.cfg":   {"ok", 2, 2, 2, 2, 3},
-	"legacy-static-dynamic-split.cfg":  {"ok", 2, 2, 3, 4, 9},
-	"mysql-backup-server.cfg":          {"ok", 2, 2, 2, 2, 8},
+	"kazoo-couchdb.cfg":                {"ok", 3, 3, 3, 8, 14},
+	"keepalived-devtools-ssh-lb.cfg":   {"ok", 2, 2, 2, 2, 2},
+	"legacy-static-dynamic-split.cfg":  {"ok", 2, 2, 3, 4, 8},
+	"mysql-backup-server.cfg":          {"ok", 2, 2, 2, 2, 4},
 	"patroni-tcp-check-resolvers.cfg":  {"ok", 3, 3, 2, 6, 9},
-	"rabbitmq-cluster-tcp.cfg":         {"ok", 4, 4, 4, 9, 5},
-	"roxywi-peers-prometheus.cfg":      {"ok", 1, 1, 4, 1, 10},
+	"rabbitmq-cluster-tcp.cfg":         {"ok", 4, 4, 4, 9, 4},
+	"roxywi-peers-prometheus.cfg":      {"ok", 1, 1, 4, 1, 8},
 	"socketio-sticky-cookie.cfg":       {"ok", 1, 1, 1, 3, 3},
 	"upstream-basic-config-edge.cfg":   {"ok", 2, 3, 1, 4, 23},
 	"upstream-games-lua.cfg":           {"ok", 1, 1, 0, 0, 3},
@@ -227,7 +224,7 @@ var corpusOutcomes = map[string]struct {
 	// defined"), and appl identifies servers by name across the pair, so this is the one
 	// file refused for a real error. Everything else in it decodes (62 binds, 26 servers).
 	"upstream-test-address-syntax.cfg": {"duplicate-server", 16, 62, 11, 26, 16},
-	"upstream-test-check-expect.cfg":   {"ok", 1, 1, 11, 10, 36},
+	"upstream-test-check-expect.cfg":   {"ok", 1, 1, 11, 10, 35},
 	"upstream-transparent-proxy.cfg":   {"ok", 1, 1, 1, 1, 1},
 	"upstream-wurfl-example.cfg":       {"ok", 1, 1, 1, 1, 6},
 }
