@@ -115,7 +115,8 @@ var Unsupported = map[string]map[string]bool{
 var notServedYet = map[string]string{
 	"http-after-response": "HTTP after-response rules",
 	"tcp-response":        "tcp-response rules",
-	"stats":               "the stats page",
+	"stats":               "the stats page of a frontend (appl serves it in backend and listen sections)",
+	"prometheus":          "the Prometheus exporter of a frontend (appl serves it in backend and listen sections)",
 }
 
 // appl's own section kinds are decoded by other packages: skipped silently here.

@@ -145,6 +145,12 @@ type Frontend struct {
 	// cookie, errorfile, stats, redirect, capture... `appld -c` warns that they are
 	// not served yet.
 	Rules []cfgfile.Line
+	// Stats is the frontend's stats page (`stats` lines), nil when none. A listen's page
+	// is on its Backend half only.
+	Stats *StatsConfig
+	// Prometheus are the frontend's `http-request use-service prometheus-exporter`
+	// rules (a listen's are on its Backend half).
+	Prometheus []PrometheusRule
 }
 
 // UseBackend is `use_backend NAME|%[expr] [if|unless COND]`.
@@ -195,6 +201,8 @@ type Backend struct {
 	Description string
 	ACLs        *acl.Set       // the backend's own acl lines (shared with the frontend half of a listen)
 	Rules       []cfgfile.Line // raw directives of later issues, as in Frontend.Rules
+	Stats       *StatsConfig   // the stats page (`stats` lines, of a backend or listen), nil when none
+	Prometheus  []PrometheusRule
 }
 
 // Source is `source ADDR[:PORT] [usesrc clientip|client|ADDR]`.

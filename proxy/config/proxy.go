@@ -52,6 +52,9 @@ type proxy struct {
 	disabled       bool
 	description    string
 	rules          []cfgfile.Line
+	stats          *StatsConfig
+	statsFromDef   bool // stats is the defaults' page, cloned before a change
+	prometheus     []PrometheusRule
 	warned         map[string]bool // not-served kinds already reported for this section
 }
 
@@ -108,6 +111,7 @@ func (p *proxy) inherit(def *proxy) {
 	}
 	p.fullconn = def.fullconn
 	p.rules = append([]cfgfile.Line(nil), def.rules...)
+	p.stats, p.statsFromDef = def.stats.clone(), def.stats != nil
 }
 
 func cloneServer(s *Server) Server {
@@ -507,7 +511,12 @@ func (d *decoder) rawRule(p *proxy, l cfgfile.Line, args []string) {
 		return
 	}
 	switch kw {
-	case "http-request", "http-response", "http-after-response", "tcp-response", "errorfile", "redirect":
+	case "http-request":
+		if args[0] == "use-service" {
+			d.useService(p, l, args)
+			return
+		}
+	case "http-response", "http-after-response", "tcp-response", "errorfile", "redirect":
 	case "tcp-request":
 		switch args[0] {
 		case "connection", "content", "session", "inspect-delay":
@@ -533,31 +542,6 @@ func (d *decoder) rawRule(p *proxy, l cfgfile.Line, args []string) {
 	}
 	p.rules = append(p.rules, l)
 	d.notServed(p, l, kw)
-}
-
-var statsKeywords = set("admin", "auth", "enable", "hide-version", "http-request", "realm",
-	"refresh", "scope", "show-desc", "show-legends", "show-modules", "show-node", "uri",
-	"bind-process", "maxconn", "timeout")
-
-func (d *decoder) stats(p *proxy, l cfgfile.Line, args []string) {
-	if len(args) == 0 {
-		d.errorf(l, "missing keyword (expected stats enable, uri, auth, realm, refresh, admin, ...)")
-		return
-	}
-	if args[0] == "socket" {
-		d.errorf(l, "stats socket belongs in the global section")
-		return
-	}
-	if !statsKeywords[args[0]] {
-		if s := closest(args[0], keys(statsKeywords)); s != "" {
-			d.errorf(l, "unknown stats keyword %q (did you mean %q?)", args[0], s)
-		} else {
-			d.errorf(l, "unknown stats keyword %q (expected enable, uri, auth, realm, refresh, admin, hide-version, scope, show-node, ...)", args[0])
-		}
-		return
-	}
-	p.rules = append(p.rules, l)
-	d.notServed(p, l, "stats")
 }
 
 // aclLine defines a named ACL. An ACL whose fetch appl cannot evaluate is remembered so
@@ -1307,6 +1291,7 @@ func (p *proxy) finish(d *decoder) {
 			d.warnf(head, "%s %q has no bind line: it accepts no connection", p.kind, p.name)
 		}
 	}
+	p.statsWarnings(d)
 	if p.mode == ModeTCP {
 		p.tcpModeWarnings(d)
 	} else {
@@ -1356,9 +1341,32 @@ func (p *proxy) tcpModeWarnings(d *decoder) {
 	}
 	for _, r := range p.rules {
 		kw := r.Keyword()
-		if strings.HasPrefix(kw, "http-") || kw == "cookie" || kw == "redirect" || (kw == "stats" && len(r.Words) > 1) {
+		if strings.HasPrefix(kw, "http-") || kw == "cookie" || kw == "redirect" {
 			d.warnf(r, "%s requires mode http; ignored by tcp %s %q", kw, p.kind, p.name)
 		}
+	}
+}
+
+// statsWarnings reports a stats page HAProxy would ignore, and one appl cannot serve yet.
+func (p *proxy) statsWarnings(d *decoder) {
+	if p.mode == ModeTCP && len(p.prometheus) > 0 {
+		at := cfgfile.Line{Pos: p.prometheus[0].Pos, Words: []string{"http-request"}}
+		d.warnf(at, "http-request requires mode http; ignored by tcp %s %q", p.kind, p.name)
+		p.prometheus = nil
+	}
+	if p.stats == nil {
+		return
+	}
+	at := cfgfile.Line{Pos: p.stats.Pos, Words: []string{"stats"}}
+	if p.mode == ModeTCP {
+		d.warnf(at, "stats requires mode http; ignored by tcp %s %q", p.kind, p.name)
+		p.stats = nil
+		return
+	}
+	if p.kind == "frontend" {
+		// The data plane asks backends (and listens) for their stats page; a frontend's
+		// own page waits for a frontend hook.
+		d.notServed(p, at, "stats")
 	}
 }
 
@@ -1370,6 +1378,9 @@ func (p *proxy) emit(d *decoder) {
 			Timeouts: p.timeouts, DefaultBackend: p.defaultBackend, UseBackends: p.useBackends,
 			ACLs: p.acls, Log: p.log, Disabled: p.disabled, Options: p.options,
 			Description: p.description, Rules: p.rules, ForwardFor: p.forwardForArgs(),
+		}
+		if p.kind == "frontend" {
+			fe.Stats, fe.Prometheus = p.stats, p.prometheus
 		}
 		if p.kind == "listen" && fe.DefaultBackend == "" {
 			fe.DefaultBackend = p.name
@@ -1393,6 +1404,7 @@ func (p *proxy) emit(d *decoder) {
 			AllBackups: p.options["allbackups"], Log: p.log, Check: p.check, Source: p.source,
 			FullConn: p.fullconn, Disabled: p.disabled, Options: p.options,
 			Description: p.description, ACLs: p.acls, Rules: p.rules, ForwardFor: p.forwardForArgs(),
+			Stats: p.stats, Prometheus: p.prometheus,
 		}
 		if p.kind == "listen" {
 			// The two halves of a listen must not share mutable state.

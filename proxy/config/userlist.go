@@ -1,11 +1,11 @@
 package config
 
 import (
-	"crypto/subtle"
 	"slices"
 	"strings"
 
 	"appl/internal/cfgfile"
+	"appl/proxy/userlist"
 )
 
 // userlist decodes `user NAME password|insecure-password X [groups a,b]` and
@@ -64,8 +64,8 @@ func (d *decoder) userlist(s *cfgfile.Section, head cfgfile.Line) {
 					continue
 				}
 				u.Password = args[2]
-				if _, ok := shaCrypt("", u.Password); !ok {
-					d.warnf(l, "unsupported password hash %q (appl checks $5$ and $6$ SHA-crypt hashes and insecure-password; this user cannot log in)", hashKind(u.Password))
+				if userlist.KindOf(u.Password) == userlist.KindUnknown {
+					d.warnf(l, "unsupported password hash %q (appl checks $5$ and $6$ SHA-crypt, $2a$/$2b$/$2y$ bcrypt and insecure-password; this user cannot log in)", userlist.KindName(u.Password))
 				}
 			case "insecure-password":
 				u.Password, u.Insecure = args[2], true
@@ -124,26 +124,15 @@ func (u *Userlist) InGroup(user, group string) bool {
 	return slices.Contains(u.Groups[group], user)
 }
 
-// Authenticate says whether password is the user's (acl.Userlist): clear text for
-// insecure-password, SHA-crypt ($5$, $6$) for password. Other crypt(3) formats (MD5 $1$,
-// bcrypt, DES) never match; decoding warned about them.
+// Authenticate says whether password is the user's (acl.Userlist), through the one
+// password check of appl (proxy/userlist): clear text for insecure-password, SHA-crypt
+// ($5$, $6$) or bcrypt for password. Other crypt(3) formats (MD5 $1$, DES, yescrypt)
+// never match; decoding warned about them.
 func (u *Userlist) Authenticate(user, password string) bool {
 	for _, x := range u.Users {
 		if x.Name == user {
-			if x.Insecure {
-				return subtle.ConstantTimeCompare([]byte(x.Password), []byte(password)) == 1
-			}
-			match, _ := shaCrypt(password, x.Password)
-			return match
+			return userlist.Check(password, x.Password, x.Insecure)
 		}
 	}
 	return false
-}
-
-// hashKind names a crypt(3) hash by its prefix, never echoing the hash itself.
-func hashKind(h string) string {
-	if i := strings.IndexByte(h[1:], '$'); i >= 0 {
-		return h[:i+2] + "..."
-	}
-	return "?"
 }

@@ -107,3 +107,13 @@ type Txn = acl.Txn
 type Responder interface {
 	Respond(dst []byte, req *http1.Request, txn *acl.Txn) (resp []byte, status int, handled bool)
 }
+
+// BodyResponder is a Responder that needs a small request body to answer, as the stats
+// page's admin form (a POST). When BodyLimit(req) > 0 and the request has a
+// Content-Length body of at most that many bytes, the engine reads it and calls
+// RespondBody instead of Respond; other requests go to Respond.
+type BodyResponder interface {
+	Responder
+	BodyLimit(req *http1.Request) int
+	RespondBody(dst []byte, req *http1.Request, body []byte, txn *acl.Txn) (resp []byte, status int, handled bool)
+}

@@ -239,7 +239,8 @@ func (s *session) serveOne() bool {
 		return s.sendLocal(reqFraming, to, tr)
 	}
 	if rs, ok := be.(Responder); ok {
-		if out, status, handled := rs.Respond(s.out[:0], &s.req, s.txn); handled {
+		out, status, handled := s.askResponder(rs, reqFraming, to)
+		if handled {
 			s.out = out
 			s.log.Status, s.log.Term, s.log.Server = status, [2]byte{'L', 'R'}, "<STATS>"
 			return s.sendLocal(reqFraming, to, tr)
@@ -968,4 +969,24 @@ func pump(dst *deadlineWriter, src net.Conn, buf []byte, idle time.Duration, las
 		}
 		return [2]byte{rd, 'D'}
 	}
+}
+
+// askResponder asks a Responder, reading first the small body a BodyResponder needs (the
+// stats page's admin form). Copying a Content-Length body only advances the client
+// window, so s.req stays valid.
+func (s *session) askResponder(rs Responder, fr http1.Framing, to timeouts) ([]byte, int, bool) {
+	br, ok := rs.(BodyResponder)
+	if !ok || fr.Kind != http1.BodyLength {
+		return rs.Respond(s.out[:0], &s.req, s.txn)
+	}
+	limit := br.BodyLimit(&s.req)
+	if limit <= 0 || fr.Length > int64(limit) {
+		return rs.Respond(s.out[:0], &s.req, s.txn)
+	}
+	s.cdr.setIdle(to.client)
+	var body bytes.Buffer
+	if _, err := s.cr.CopyBody(&body, fr, &s.dec, nil); err != nil {
+		return append(s.out[:0], "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"...), 400, true
+	}
+	return br.RespondBody(s.out[:0], &s.req, body.Bytes(), s.txn)
 }

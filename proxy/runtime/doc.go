@@ -58,7 +58,9 @@
 // # Target
 //
 // Target (target.go) is the data plane's side: Info, Stats (StatRow with
-// the Col* columns of HAProxy's CSV header), ServersState, the server,
+// the Col* columns of HAProxy's CSV header; both are proxy/stats' Row and
+// columns under their runtime names, so `show stat` and the stats page's
+// `;csv` print the same way), ServersState, the server,
 // frontend and maxconn setters, Sessions/ShutdownSession, Tables (the
 // *stick.Table list) and Maps (a *maps.Store satisfies MapStore). Its
 // errors are printed as they are; ErrNoBackend, ErrNoServer and the other

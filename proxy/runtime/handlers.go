@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"appl/proxy/stats"
 	"appl/proxy/stick"
 )
 
@@ -74,7 +75,7 @@ func parseStatFilter(args []string) (statFilter, error) {
 }
 
 func (f *statFilter) keep(r *StatRow) bool {
-	if f.proxy != "" && r.v[ColPxname] != f.proxy {
+	if f.proxy != "" && r.Get(ColPxname) != f.proxy {
 		return false
 	}
 	if f.iid > 0 && r.ProxyID != f.iid {
@@ -100,7 +101,7 @@ func (f *statFilter) keep(r *StatRow) bool {
 		if f.sid != -1 && r.ServerID != f.sid {
 			return false
 		}
-		st := r.v[ColStatus]
+		st := r.Get(ColStatus)
 		if f.up && !strings.HasPrefix(st, "UP") {
 			return false
 		}
@@ -117,23 +118,13 @@ func cmdShowStat(x *execCtx, args []string) {
 		x.failErr(err)
 		return
 	}
-	b := x.w
-	b.WriteString("# ")
-	for _, n := range statColNames {
-		b.WriteString(n)
-		b.WriteByte(',')
-	}
-	b.WriteByte('\n')
+	buf := stats.AppendCSVHeader(nil)
 	for _, r := range x.t.Stats() {
-		if !f.keep(&r) {
-			continue
+		if f.keep(&r) {
+			buf = r.AppendCSV(buf)
 		}
-		for i := range r.v {
-			b.WriteString(r.v[i])
-			b.WriteByte(',')
-		}
-		b.WriteByte('\n')
 	}
+	x.w.Write(buf)
 }
 
 const serversStateHeader = "# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state srv_agent_state bk_f_forced_id srv_f_forced_id srv_fqdn srv_port srvrecord srv_use_ssl srv_check_port srv_check_addr srv_agent_addr srv_agent_port"

@@ -1,268 +1,139 @@
-// Code generated from the `show stat` header of HAProxy 2.6.12; DO NOT EDIT.
+// Code generated from proxy/stats/columns.go; DO NOT EDIT.
 
 package runtime
 
-// Stat columns, in the order of HAProxy 2.6's `show stat` CSV header.
-const (
-	ColPxname StatCol = iota
-	ColSvname
-	ColQcur
-	ColQmax
-	ColScur
-	ColSmax
-	ColSlim
-	ColStot
-	ColBin
-	ColBout
-	ColDreq
-	ColDresp
-	ColEreq
-	ColEcon
-	ColEresp
-	ColWretr
-	ColWredis
-	ColStatus
-	ColWeight
-	ColAct
-	ColBck
-	ColChkfail
-	ColChkdown
-	ColLastchg
-	ColDowntime
-	ColQlimit
-	ColPid
-	ColIid
-	ColSid
-	ColThrottle
-	ColLbtot
-	ColTracked
-	ColType
-	ColRate
-	ColRateLim
-	ColRateMax
-	ColCheckStatus
-	ColCheckCode
-	ColCheckDuration
-	ColHrsp1xx
-	ColHrsp2xx
-	ColHrsp3xx
-	ColHrsp4xx
-	ColHrsp5xx
-	ColHrspOther
-	ColHanafail
-	ColReqRate
-	ColReqRateMax
-	ColReqTot
-	ColCliAbrt
-	ColSrvAbrt
-	ColCompIn
-	ColCompOut
-	ColCompByp
-	ColCompRsp
-	ColLastsess
-	ColLastChk
-	ColLastAgt
-	ColQtime
-	ColCtime
-	ColRtime
-	ColTtime
-	ColAgentStatus
-	ColAgentCode
-	ColAgentDuration
-	ColCheckDesc
-	ColAgentDesc
-	ColCheckRise
-	ColCheckFall
-	ColCheckHealth
-	ColAgentRise
-	ColAgentFall
-	ColAgentHealth
-	ColAddr
-	ColCookie
-	ColMode
-	ColAlgo
-	ColConnRate
-	ColConnRateMax
-	ColConnTot
-	ColIntercepted
-	ColDcon
-	ColDses
-	ColWrew
-	ColConnect
-	ColReuse
-	ColCacheLookups
-	ColCacheHits
-	ColSrvIcur
-	ColSrcIlim
-	ColQtimeMax
-	ColCtimeMax
-	ColRtimeMax
-	ColTtimeMax
-	ColEint
-	ColIdleConnCur
-	ColSafeConnCur
-	ColUsedConnCur
-	ColNeedConnEst
-	ColUweight
-	ColAggServerStatus
-	ColAggServerCheckStatus
-	ColAggCheckStatus
-	ColModules // "-": separates the generic columns from the per-module ones
-	ColSslSess
-	ColSslReusedSess
-	ColSslFailedHandshake
-	ColH2HeadersRcvd
-	ColH2DataRcvd
-	ColH2SettingsRcvd
-	ColH2RstStreamRcvd
-	ColH2GoawayRcvd
-	ColH2DetectedConnProtocolErrors
-	ColH2DetectedStrmProtocolErrors
-	ColH2RstStreamResp
-	ColH2GoawayResp
-	ColH2OpenConnections
-	ColH2BackendOpenStreams
-	ColH2TotalConnections
-	ColH2BackendTotalStreams
-	ColH1OpenConnections
-	ColH1OpenStreams
-	ColH1TotalConnections
-	ColH1TotalStreams
-	ColH1BytesIn
-	ColH1BytesOut
-	ColH1SplicedBytesIn
-	ColH1SplicedBytesOut
-	NumStatCols // number of columns
-)
+import "appl/proxy/stats"
 
-// statColNames are the header names, index by StatCol.
-var statColNames = [NumStatCols]string{
-	ColPxname:                       "pxname",
-	ColSvname:                       "svname",
-	ColQcur:                         "qcur",
-	ColQmax:                         "qmax",
-	ColScur:                         "scur",
-	ColSmax:                         "smax",
-	ColSlim:                         "slim",
-	ColStot:                         "stot",
-	ColBin:                          "bin",
-	ColBout:                         "bout",
-	ColDreq:                         "dreq",
-	ColDresp:                        "dresp",
-	ColEreq:                         "ereq",
-	ColEcon:                         "econ",
-	ColEresp:                        "eresp",
-	ColWretr:                        "wretr",
-	ColWredis:                       "wredis",
-	ColStatus:                       "status",
-	ColWeight:                       "weight",
-	ColAct:                          "act",
-	ColBck:                          "bck",
-	ColChkfail:                      "chkfail",
-	ColChkdown:                      "chkdown",
-	ColLastchg:                      "lastchg",
-	ColDowntime:                     "downtime",
-	ColQlimit:                       "qlimit",
-	ColPid:                          "pid",
-	ColIid:                          "iid",
-	ColSid:                          "sid",
-	ColThrottle:                     "throttle",
-	ColLbtot:                        "lbtot",
-	ColTracked:                      "tracked",
-	ColType:                         "type",
-	ColRate:                         "rate",
-	ColRateLim:                      "rate_lim",
-	ColRateMax:                      "rate_max",
-	ColCheckStatus:                  "check_status",
-	ColCheckCode:                    "check_code",
-	ColCheckDuration:                "check_duration",
-	ColHrsp1xx:                      "hrsp_1xx",
-	ColHrsp2xx:                      "hrsp_2xx",
-	ColHrsp3xx:                      "hrsp_3xx",
-	ColHrsp4xx:                      "hrsp_4xx",
-	ColHrsp5xx:                      "hrsp_5xx",
-	ColHrspOther:                    "hrsp_other",
-	ColHanafail:                     "hanafail",
-	ColReqRate:                      "req_rate",
-	ColReqRateMax:                   "req_rate_max",
-	ColReqTot:                       "req_tot",
-	ColCliAbrt:                      "cli_abrt",
-	ColSrvAbrt:                      "srv_abrt",
-	ColCompIn:                       "comp_in",
-	ColCompOut:                      "comp_out",
-	ColCompByp:                      "comp_byp",
-	ColCompRsp:                      "comp_rsp",
-	ColLastsess:                     "lastsess",
-	ColLastChk:                      "last_chk",
-	ColLastAgt:                      "last_agt",
-	ColQtime:                        "qtime",
-	ColCtime:                        "ctime",
-	ColRtime:                        "rtime",
-	ColTtime:                        "ttime",
-	ColAgentStatus:                  "agent_status",
-	ColAgentCode:                    "agent_code",
-	ColAgentDuration:                "agent_duration",
-	ColCheckDesc:                    "check_desc",
-	ColAgentDesc:                    "agent_desc",
-	ColCheckRise:                    "check_rise",
-	ColCheckFall:                    "check_fall",
-	ColCheckHealth:                  "check_health",
-	ColAgentRise:                    "agent_rise",
-	ColAgentFall:                    "agent_fall",
-	ColAgentHealth:                  "agent_health",
-	ColAddr:                         "addr",
-	ColCookie:                       "cookie",
-	ColMode:                         "mode",
-	ColAlgo:                         "algo",
-	ColConnRate:                     "conn_rate",
-	ColConnRateMax:                  "conn_rate_max",
-	ColConnTot:                      "conn_tot",
-	ColIntercepted:                  "intercepted",
-	ColDcon:                         "dcon",
-	ColDses:                         "dses",
-	ColWrew:                         "wrew",
-	ColConnect:                      "connect",
-	ColReuse:                        "reuse",
-	ColCacheLookups:                 "cache_lookups",
-	ColCacheHits:                    "cache_hits",
-	ColSrvIcur:                      "srv_icur",
-	ColSrcIlim:                      "src_ilim",
-	ColQtimeMax:                     "qtime_max",
-	ColCtimeMax:                     "ctime_max",
-	ColRtimeMax:                     "rtime_max",
-	ColTtimeMax:                     "ttime_max",
-	ColEint:                         "eint",
-	ColIdleConnCur:                  "idle_conn_cur",
-	ColSafeConnCur:                  "safe_conn_cur",
-	ColUsedConnCur:                  "used_conn_cur",
-	ColNeedConnEst:                  "need_conn_est",
-	ColUweight:                      "uweight",
-	ColAggServerStatus:              "agg_server_status",
-	ColAggServerCheckStatus:         "agg_server_check_status",
-	ColAggCheckStatus:               "agg_check_status",
-	ColModules:                      "-",
-	ColSslSess:                      "ssl_sess",
-	ColSslReusedSess:                "ssl_reused_sess",
-	ColSslFailedHandshake:           "ssl_failed_handshake",
-	ColH2HeadersRcvd:                "h2_headers_rcvd",
-	ColH2DataRcvd:                   "h2_data_rcvd",
-	ColH2SettingsRcvd:               "h2_settings_rcvd",
-	ColH2RstStreamRcvd:              "h2_rst_stream_rcvd",
-	ColH2GoawayRcvd:                 "h2_goaway_rcvd",
-	ColH2DetectedConnProtocolErrors: "h2_detected_conn_protocol_errors",
-	ColH2DetectedStrmProtocolErrors: "h2_detected_strm_protocol_errors",
-	ColH2RstStreamResp:              "h2_rst_stream_resp",
-	ColH2GoawayResp:                 "h2_goaway_resp",
-	ColH2OpenConnections:            "h2_open_connections",
-	ColH2BackendOpenStreams:         "h2_backend_open_streams",
-	ColH2TotalConnections:           "h2_total_connections",
-	ColH2BackendTotalStreams:        "h2_backend_total_streams",
-	ColH1OpenConnections:            "h1_open_connections",
-	ColH1OpenStreams:                "h1_open_streams",
-	ColH1TotalConnections:           "h1_total_connections",
-	ColH1TotalStreams:               "h1_total_streams",
-	ColH1BytesIn:                    "h1_bytes_in",
-	ColH1BytesOut:                   "h1_bytes_out",
-	ColH1SplicedBytesIn:             "h1_spliced_bytes_in",
-	ColH1SplicedBytesOut:            "h1_spliced_bytes_out",
-}
+// The `show stat` columns are proxy/stats' (one column list for the socket and the
+// stats page); these names keep the runtime API's spelling.
+const (
+	ColPxname                       = stats.ColPxname
+	ColSvname                       = stats.ColSvname
+	ColQcur                         = stats.ColQcur
+	ColQmax                         = stats.ColQmax
+	ColScur                         = stats.ColScur
+	ColSmax                         = stats.ColSmax
+	ColSlim                         = stats.ColSlim
+	ColStot                         = stats.ColStot
+	ColBin                          = stats.ColBin
+	ColBout                         = stats.ColBout
+	ColDreq                         = stats.ColDreq
+	ColDresp                        = stats.ColDresp
+	ColEreq                         = stats.ColEreq
+	ColEcon                         = stats.ColEcon
+	ColEresp                        = stats.ColEresp
+	ColWretr                        = stats.ColWretr
+	ColWredis                       = stats.ColWredis
+	ColStatus                       = stats.ColStatus
+	ColWeight                       = stats.ColWeight
+	ColAct                          = stats.ColAct
+	ColBck                          = stats.ColBck
+	ColChkfail                      = stats.ColChkfail
+	ColChkdown                      = stats.ColChkdown
+	ColLastchg                      = stats.ColLastchg
+	ColDowntime                     = stats.ColDowntime
+	ColQlimit                       = stats.ColQlimit
+	ColPid                          = stats.ColPid
+	ColIid                          = stats.ColIid
+	ColSid                          = stats.ColSid
+	ColThrottle                     = stats.ColThrottle
+	ColLbtot                        = stats.ColLbtot
+	ColTracked                      = stats.ColTracked
+	ColType                         = stats.ColType
+	ColRate                         = stats.ColRate
+	ColRateLim                      = stats.ColRateLim
+	ColRateMax                      = stats.ColRateMax
+	ColCheckStatus                  = stats.ColCheckStatus
+	ColCheckCode                    = stats.ColCheckCode
+	ColCheckDuration                = stats.ColCheckDuration
+	ColHrsp1xx                      = stats.ColHrsp1xx
+	ColHrsp2xx                      = stats.ColHrsp2xx
+	ColHrsp3xx                      = stats.ColHrsp3xx
+	ColHrsp4xx                      = stats.ColHrsp4xx
+	ColHrsp5xx                      = stats.ColHrsp5xx
+	ColHrspOther                    = stats.ColHrspOther
+	ColHanafail                     = stats.ColHanafail
+	ColReqRate                      = stats.ColReqRate
+	ColReqRateMax                   = stats.ColReqRateMax
+	ColReqTot                       = stats.ColReqTot
+	ColCliAbrt                      = stats.ColCliAbrt
+	ColSrvAbrt                      = stats.ColSrvAbrt
+	ColCompIn                       = stats.ColCompIn
+	ColCompOut                      = stats.ColCompOut
+	ColCompByp                      = stats.ColCompByp
+	ColCompRsp                      = stats.ColCompRsp
+	ColLastsess                     = stats.ColLastsess
+	ColLastChk                      = stats.ColLastChk
+	ColLastAgt                      = stats.ColLastAgt
+	ColQtime                        = stats.ColQtime
+	ColCtime                        = stats.ColCtime
+	ColRtime                        = stats.ColRtime
+	ColTtime                        = stats.ColTtime
+	ColAgentStatus                  = stats.ColAgentStatus
+	ColAgentCode                    = stats.ColAgentCode
+	ColAgentDuration                = stats.ColAgentDuration
+	ColCheckDesc                    = stats.ColCheckDesc
+	ColAgentDesc                    = stats.ColAgentDesc
+	ColCheckRise                    = stats.ColCheckRise
+	ColCheckFall                    = stats.ColCheckFall
+	ColCheckHealth                  = stats.ColCheckHealth
+	ColAgentRise                    = stats.ColAgentRise
+	ColAgentFall                    = stats.ColAgentFall
+	ColAgentHealth                  = stats.ColAgentHealth
+	ColAddr                         = stats.ColAddr
+	ColCookie                       = stats.ColCookie
+	ColMode                         = stats.ColMode
+	ColAlgo                         = stats.ColAlgo
+	ColConnRate                     = stats.ColConnRate
+	ColConnRateMax                  = stats.ColConnRateMax
+	ColConnTot                      = stats.ColConnTot
+	ColIntercepted                  = stats.ColIntercepted
+	ColDcon                         = stats.ColDcon
+	ColDses                         = stats.ColDses
+	ColWrew                         = stats.ColWrew
+	ColConnect                      = stats.ColConnect
+	ColReuse                        = stats.ColReuse
+	ColCacheLookups                 = stats.ColCacheLookups
+	ColCacheHits                    = stats.ColCacheHits
+	ColSrvIcur                      = stats.ColSrvIcur
+	ColSrcIlim                      = stats.ColSrcIlim
+	ColQtimeMax                     = stats.ColQtimeMax
+	ColCtimeMax                     = stats.ColCtimeMax
+	ColRtimeMax                     = stats.ColRtimeMax
+	ColTtimeMax                     = stats.ColTtimeMax
+	ColEint                         = stats.ColEint
+	ColIdleConnCur                  = stats.ColIdleConnCur
+	ColSafeConnCur                  = stats.ColSafeConnCur
+	ColUsedConnCur                  = stats.ColUsedConnCur
+	ColNeedConnEst                  = stats.ColNeedConnEst
+	ColUweight                      = stats.ColUweight
+	ColAggServerStatus              = stats.ColAggServerStatus
+	ColAggServerCheckStatus         = stats.ColAggServerCheckStatus
+	ColAggCheckStatus               = stats.ColAggCheckStatus
+	ColModules                      = stats.ColModules
+	ColSslSess                      = stats.ColSslSess
+	ColSslReusedSess                = stats.ColSslReusedSess
+	ColSslFailedHandshake           = stats.ColSslFailedHandshake
+	ColH2HeadersRcvd                = stats.ColH2HeadersRcvd
+	ColH2DataRcvd                   = stats.ColH2DataRcvd
+	ColH2SettingsRcvd               = stats.ColH2SettingsRcvd
+	ColH2RstStreamRcvd              = stats.ColH2RstStreamRcvd
+	ColH2GoawayRcvd                 = stats.ColH2GoawayRcvd
+	ColH2DetectedConnProtocolErrors = stats.ColH2DetectedConnProtocolErrors
+	ColH2DetectedStrmProtocolErrors = stats.ColH2DetectedStrmProtocolErrors
+	ColH2RstStreamResp              = stats.ColH2RstStreamResp
+	ColH2GoawayResp                 = stats.ColH2GoawayResp
+	ColH2OpenConnections            = stats.ColH2OpenConnections
+	ColH2BackendOpenStreams         = stats.ColH2BackendOpenStreams
+	ColH2TotalConnections           = stats.ColH2TotalConnections
+	ColH2BackendTotalStreams        = stats.ColH2BackendTotalStreams
+	ColH1OpenConnections            = stats.ColH1OpenConnections
+	ColH1OpenStreams                = stats.ColH1OpenStreams
+	ColH1TotalConnections           = stats.ColH1TotalConnections
+	ColH1TotalStreams               = stats.ColH1TotalStreams
+	ColH1BytesIn                    = stats.ColH1BytesIn
+	ColH1BytesOut                   = stats.ColH1BytesOut
+	ColH1SplicedBytesIn             = stats.ColH1SplicedBytesIn
+	ColH1SplicedBytesOut            = stats.ColH1SplicedBytesOut
+	NumStatCols                     = stats.NumCols // number of columns
+)

@@ -2,10 +2,10 @@ package runtime
 
 import (
 	"errors"
-	"strconv"
 	"time"
 
 	"appl/proxy/maps"
+	"appl/proxy/stats"
 	"appl/proxy/stick"
 )
 
@@ -101,88 +101,28 @@ func (s AdminState) String() string {
 }
 
 // StatType is the `type` column of `show stat` and its filter bits.
-type StatType uint8
+type StatType = stats.Type
 
 // Row types, numbered as HAProxy's `type` column.
 const (
-	TypeFrontend StatType = 0
-	TypeBackend  StatType = 1
-	TypeServer   StatType = 2
-	TypeListener StatType = 3
+	TypeFrontend = stats.TypeFrontend
+	TypeBackend  = stats.TypeBackend
+	TypeServer   = stats.TypeServer
+	TypeListener = stats.TypeListener
 )
 
 // StatCol indexes a `show stat` column (see the Col constants).
-type StatCol int
+type StatCol = stats.Col
 
-// StatRow is one `show stat` line. Columns not set print empty, as
-// HAProxy prints what does not apply. Build it with NewStatRow so that the
-// identifying columns agree with the filters.
-type StatRow struct {
-	Type     StatType
-	ProxyID  int // iid
-	ServerID int // sid, 0 for frontends and backends
-	v        [NumStatCols]string
-}
+// StatRow is one `show stat` line (proxy/stats renders the same rows for the stats
+// page's CSV). Build it with NewStatRow so that the identifying columns agree with the
+// filters.
+type StatRow = stats.Row
 
-// NewStatRow starts a row: pxname, svname (FRONTEND/BACKEND for those
-// rows), type, iid, sid and pid are filled.
+// NewStatRow starts a row: pxname, svname (FRONTEND/BACKEND for those rows), type,
+// iid, sid and pid are filled.
 func NewStatRow(proxy, server string, typ StatType, iid, sid int) StatRow {
-	r := StatRow{Type: typ, ProxyID: iid, ServerID: sid}
-	switch typ {
-	case TypeFrontend:
-		server = "FRONTEND"
-	case TypeBackend:
-		server = "BACKEND"
-	}
-	r.v[ColPxname] = proxy
-	r.v[ColSvname] = server
-	r.v[ColType] = strconv.Itoa(int(typ))
-	r.v[ColIid] = strconv.Itoa(iid)
-	r.v[ColSid] = strconv.Itoa(sid)
-	r.v[ColPid] = "1"
-	r.v[ColModules] = "-"
-	return r
-}
-
-// SetInt sets a numeric column.
-func (r *StatRow) SetInt(c StatCol, v int64) {
-	if c >= 0 && c < NumStatCols {
-		r.v[c] = strconv.FormatInt(v, 10)
-	}
-}
-
-// SetStr sets a text column (status "UP", check_status "L4OK", addr,
-// mode, algo, ...). Commas and line breaks are replaced, so the CSV stays
-// parseable.
-func (r *StatRow) SetStr(c StatCol, s string) {
-	if c >= 0 && c < NumStatCols {
-		r.v[c] = csvSafe(s)
-	}
-}
-
-// Get returns a column's text.
-func (r *StatRow) Get(c StatCol) string {
-	if c >= 0 && c < NumStatCols {
-		return r.v[c]
-	}
-	return ""
-}
-
-func csvSafe(s string) string {
-	b := []byte(nil)
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c == ',' || c == '\n' || c == '\r' {
-			if b == nil {
-				b = []byte(s)
-			}
-			b[i] = ' '
-		}
-	}
-	if b == nil {
-		return s
-	}
-	return string(b)
+	return stats.NewRow(proxy, server, typ, iid, sid)
 }
 
 // Server operational states of `show servers state` (srv_op_state).
