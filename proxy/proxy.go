@@ -55,9 +55,11 @@ type Proxy struct {
 	sinks     map[string]*accesslog.Sink
 	started   bool
 	stopped   bool
-	quit      chan struct{} // closed by Shutdown: accept loops and queues stop
-	checkCtx  context.Context
-	stopCheck context.CancelFunc
+	// statsWanted: the first configuration has a stats page; New starts its sampler.
+	statsWanted bool
+	quit        chan struct{} // closed by Shutdown: accept loops and queues stop
+	checkCtx    context.Context
+	stopCheck   context.CancelFunc
 	// drainCtx is done once Shutdown began: http sessions close when idle.
 	drainCtx   context.Context
 	startDrain context.CancelFunc
@@ -136,6 +138,9 @@ func New(cfg *config.Config, log *zap.Logger, opts Options) (*Proxy, error) {
 	p.commitServers(pend)
 	p.global.Store(newLimiter(cfg.Global.MaxConn))
 	p.cur.Store(g)
+	if p.statsWanted {
+		p.sampler()
+	}
 	return p, nil
 }
 

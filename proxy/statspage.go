@@ -26,7 +26,13 @@ func (p *Proxy) statsResponder(be *backend) httpmode.Responder {
 	if pg == nil {
 		return nil // a nil *stats.Page in the interface would not compare to nil
 	}
-	p.sampler() // rates and maxima are measured from now on
+	// Rates and maxima are measured from now on; the first configuration is still
+	// being built here (no generation to read yet): New starts the sampler after it.
+	if p.cur.Load() != nil {
+		p.sampler()
+	} else {
+		p.statsWanted = true
+	}
 	return pg
 }
 
