@@ -13,6 +13,7 @@ import (
 
 	"appl/proxy/acl"
 	"appl/proxy/http1"
+	"appl/proxy/tcprules"
 )
 
 // session is one client connection going through a Frontend. Sessions and their
@@ -54,6 +55,8 @@ type session struct {
 	bodyTo        timeouts
 	bodySrv       *srvConn
 	copyBodyStart func()
+	ts            *tcprules.Session // stick counters (stick.go), nil without tables
+	ownTS         bool              // ts is ours, not the data plane's
 }
 
 type bodyResult struct {
@@ -105,8 +108,10 @@ func (f *Frontend) Serve(ctx context.Context, c net.Conn, accept time.Time, env 
 	s.nreq = 0
 	s.aborted.Store(false)
 	stop := context.AfterFunc(ctx, s.abort)
+	s.stickStart()
 	for !s.aborted.Load() && s.serveOne() {
 	}
+	s.stickStop()
 	if !stop() {
 		<-s.abortDone // abort ran or runs: let it finish before the session is reused
 	}
@@ -198,6 +203,7 @@ func (s *session) serveOne() bool {
 	s.view.req = &s.req
 	s.txn.HTTP = &s.view
 	s.txn.BackendName = ""
+	s.stickRequest()
 	s.clientKeep = s.req.KeepAlive() && f.mode != modeClose
 	reqFraming := s.req.Framing()
 
@@ -222,6 +228,7 @@ func (s *session) serveOne() bool {
 	s.txn.BackendName = name
 	s.log.Backend = name
 	to = f.timeouts(bp)
+	s.stickBackend(bp)
 	if bp != f.self && s.reqRules(bp.reqRules, bp) == ruleRespond {
 		return s.sendLocal(reqFraming, to, tr)
 	}
@@ -270,6 +277,7 @@ func (s *session) serveOne() bool {
 	}
 	keep := s.forward(bp, srv, ck, serverKeep, upgrade, reqFraming, to, tr, first)
 	srv.Release()
+	s.stickEnd()
 	s.env.Log(&s.log)
 	return keep
 }
@@ -329,6 +337,7 @@ func (s *session) badRequest(err error, first bool, tr time.Time) bool {
 	}
 	s.log.Ta = time.Since(tr)
 	s.stats.LastTerm = s.log.Term
+	s.stickBadRequest()
 	s.env.Log(&s.log)
 	return false
 }
@@ -345,6 +354,7 @@ func (s *session) sendLocal(reqFraming http1.Framing, to timeouts, tr time.Time)
 		head = head[:i]
 	}
 	keep := s.clientKeep && reqFraming.Kind == http1.BodyNone && !bytes.Contains(head, []byte("onnection: close"))
+	s.stickEnd() // counted before the client sees the answer
 	s.cw.setIdle(to.client)
 	n, err := s.cw.Write(s.out)
 	s.log.Bytes = int64(n)
