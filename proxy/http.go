@@ -21,6 +21,7 @@ import (
 	"appl/proxy/config"
 	"appl/proxy/http1"
 	"appl/proxy/httpmode"
+	"appl/proxy/tcprules"
 )
 
 // httpCounters are the per-request totals of a frontend, backend or server (HAProxy's
@@ -116,6 +117,19 @@ func (p *Proxy) compileHTTP(g *generation) []string {
 	opt, errs := httpOptions(g.cfg)
 	if len(errs) > 0 {
 		return errs
+	}
+	// http-request track-sc and the sc_*/src_* fetches use the tcprules of the same
+	// generation (compiled before, committed after).
+	opt.Stick = func(name string) *tcprules.Rules {
+		if be := g.backends[name]; be != nil && be.rules != nil {
+			return be.rules // a listen's frontend half has the same Rules
+		}
+		for _, fe := range g.frontends {
+			if fe.name == name {
+				return fe.rules
+			}
+		}
+		return nil
 	}
 	prog, err := httpmode.Compile(g.cfg, opt)
 	if err != nil {

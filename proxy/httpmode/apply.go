@@ -42,6 +42,10 @@ func (s *session) reqRules(rules []*rule, be *backendProg) ruleResult {
 		case actReturn:
 			s.respond(r.status, r, be, 'L')
 			return ruleRespond
+		case actTrack:
+			if s.ts != nil {
+				r.track.Run(s.ts, s.txn)
+			}
 		default:
 			s.edit(r, &s.req.Fields, true)
 		}

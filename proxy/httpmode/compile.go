@@ -13,6 +13,7 @@ import (
 	"appl/proxy/acl"
 	"appl/proxy/config"
 	"appl/proxy/http1"
+	"appl/proxy/tcprules"
 )
 
 // Options tune Compile.
@@ -32,6 +33,12 @@ type Options struct {
 	// instead of refusing the configuration. Off by default: a skipped rule may be part
 	// of an access policy.
 	SkipUnsupported bool
+	// Stick returns the compiled tcp-request / stick rules (package tcprules) of the
+	// section named name, from the same Build as the generation's stick tables (the
+	// data plane compiles them before this Program and commits the Build after both
+	// compiled). It gives http-request track-sc its tables and the sc_* / src_*
+	// fetches of http-request rules their section. nil: track-sc is refused.
+	Stick func(name string) *tcprules.Rules
 }
 
 // ForwardFor is `option forwardfor [except NET] [header NAME] [if-none]`.
@@ -147,6 +154,7 @@ type Frontend struct {
 	errorfiles  map[int][]byte
 	lim         http1.Limits
 	bufSize     int
+	stick       *tcprules.Rules
 }
 
 // Name returns the frontend's name.
@@ -164,6 +172,7 @@ type backendProg struct {
 	mode       connMode
 	to         config.Timeouts
 	errorfiles map[int][]byte
+	stick      *tcprules.Rules
 }
 
 // Compile builds the Program of cfg's http frontends and backends. Errors are
@@ -245,8 +254,9 @@ func compileFrontend(fe *config.Frontend, opt Options, warn *[]*cfgfile.Error) (
 		name: fe.Name, useBackends: fe.UseBackends, defBackend: fe.DefaultBackend,
 		fwd: fwdFor(fe.Name, fe.Options, opt), mode: modeOf(fe.Options), to: fe.Timeouts,
 		errorfiles: map[int][]byte{}, lim: http1.Limits{MaxHead: opt.BufSize}, bufSize: opt.BufSize,
+		stick: stickOf(opt, fe.Name),
 	}
-	rp := ruleParser{set: fe.ACLs, opt: opt.ACL, proxy: fe.Name, baseDir: opt.ACL.BaseDir}
+	rp := ruleParser{set: fe.ACLs, opt: opt.ACL, proxy: fe.Name, baseDir: opt.ACL.BaseDir, stick: f.stick}
 	for _, l := range fe.Rules {
 		var err error
 		switch l.Keyword() {
@@ -276,8 +286,9 @@ func compileBackend(b *config.Backend, opt Options, warn *[]*cfgfile.Error) (*ba
 	bp := &backendProg{
 		name: b.Name, fwd: fwdFor(b.Name, b.Options, opt), mode: modeOf(b.Options), to: b.Timeouts,
 		errorfiles: map[int][]byte{}, byCookie: map[string]string{}, cookieOf: map[string]string{},
+		stick: stickOf(opt, b.Name),
 	}
-	rp := ruleParser{set: b.ACLs, opt: opt.ACL, proxy: b.Name, baseDir: opt.ACL.BaseDir}
+	rp := ruleParser{set: b.ACLs, opt: opt.ACL, proxy: b.Name, baseDir: opt.ACL.BaseDir, stick: bp.stick}
 	for _, l := range b.Rules {
 		var err error
 		switch l.Keyword() {

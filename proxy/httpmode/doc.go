@@ -44,7 +44,16 @@
 //     k.Valid is false; maxconn slots and queue as in tcp mode) and Server (Name, Dial
 //     with timeout connect / retries / source / send-proxy, Release of the slot, Pool).
 //     A Backend may also implement Responder to answer requests itself (stats page).
-//  5. For each accepted connection of an http frontend:
+//  5. Stick tables: set opts.Stick to a func returning the *tcprules.Rules of a
+//     section by name, compiled into the generation's tcprules.Build before
+//     httpmode.Compile (commit the Build after both compiled). http-request
+//     track-sc0|1|2 then works, and sc_* / src_* fetches of http-request rules find
+//     their tables. To make counters tracked by tcp-request connection rules count the
+//     HTTP requests of their connection, run the frontend's tcprules Connection /
+//     Session / Content on a tcprules.Session and pass &session.Txn as the txn below
+//     (the engine then uses that Session; the data plane still Closes it). Otherwise the
+//     engine keeps a Session of its own per connection.
+//  6. For each accepted connection of an http frontend:
 //     st := prog.Frontend(name).Serve(ctx, conn, acceptTime, env, &acl.Txn{Src, Dst,
 //     FrontendName, TLS, Env}); conn.Close(). ctx ends the session early (shutdown, kill:
 //     the sockets are closed). st sums the connection for counters.

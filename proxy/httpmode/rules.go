@@ -10,6 +10,7 @@ import (
 
 	"appl/internal/cfgfile"
 	"appl/proxy/acl"
+	"appl/proxy/tcprules"
 )
 
 // action is what an http-request / http-response rule does.
@@ -33,6 +34,7 @@ const (
 	actUnsetVar
 	actReturn
 	actSetStatus
+	actTrack
 )
 
 // redirect kinds.
@@ -66,6 +68,8 @@ type rule struct {
 	lfBody *acl.LogFormat
 	raw    []byte // errorfile: a complete response
 	hdrs   []hdrFmt
+	// track-scN
+	track *tcprules.HTTPTrack
 }
 
 type hdrFmt struct {
@@ -79,6 +83,7 @@ type ruleParser struct {
 	opt     acl.Options
 	proxy   string
 	baseDir string
+	stick   *tcprules.Rules // the section's stick tables and counters (Options.Stick)
 }
 
 // splitCond cuts a rule's words at the first `if` or `unless`.
@@ -257,13 +262,17 @@ func (p *ruleParser) parse(l cfgfile.Line) (*rule, error) {
 				return nil, l.Errorf("unset-var(%s) takes no argument", r.name)
 			}
 		}
+	case strings.HasPrefix(act, "track-sc") && !resp:
+		if err := p.parseTrack(l, r, args); err != nil {
+			return nil, err
+		}
 	case act == "return" && !resp:
 		r.act, r.status = actReturn, 200
 		if err := p.parseReturnArgs(l, r, rest, false); err != nil {
 			return nil, err
 		}
 	default:
-		return nil, l.Errorf("unsupported %s action %q (appl serves allow, deny, auth, redirect, set-header, add-header, del-header, replace-header, replace-value, set-path, set-query, set-method, set-var, set-var-fmt, unset-var, return; http-response: allow, deny, set-header, add-header, del-header, replace-header, replace-value, set-status, set-var)", kw, act)
+		return nil, l.Errorf("unsupported %s action %q (appl serves allow, deny, auth, redirect, set-header, add-header, del-header, replace-header, replace-value, set-path, set-query, set-method, set-var, set-var-fmt, unset-var, return, track-sc0, track-sc1, track-sc2; http-response: allow, deny, set-header, add-header, del-header, replace-header, replace-value, set-status, set-var)", kw, act)
 	}
 	return r, nil
 }

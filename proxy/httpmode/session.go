@@ -13,6 +13,7 @@ import (
 
 	"appl/proxy/acl"
 	"appl/proxy/http1"
+	"appl/proxy/tcprules"
 )
 
 // session is one client connection going through a Frontend. Sessions and their
@@ -55,6 +56,8 @@ type session struct {
 	bodyTo        timeouts
 	bodySrv       *srvConn
 	copyBodyStart func()
+	ts            *tcprules.Session // stick counters (stick.go), nil without tables
+	ownTS         bool              // ts is ours, not the data plane's
 }
 
 type bodyResult struct {
@@ -107,8 +110,10 @@ func (f *Frontend) Serve(ctx context.Context, c net.Conn, accept time.Time, env 
 	s.aborted.Store(false)
 	stop := context.AfterFunc(ctx, s.abort)
 	s.startDrain(env)
+	s.stickStart()
 	for !s.aborted.Load() && s.serveOne() {
 	}
+	s.stickStop()
 	s.endDrain()
 	if !stop() {
 		<-s.abortDone // abort ran or runs: let it finish before the session is reused
@@ -211,6 +216,7 @@ func (s *session) serveOne() bool {
 	s.view.req = &s.req
 	s.txn.HTTP = &s.view
 	s.txn.BackendName = ""
+	s.stickRequest()
 	s.clientKeep = s.req.KeepAlive() && f.mode != modeClose && (s.dr == nil || !s.dr.isDraining())
 	reqFraming := s.req.Framing()
 
@@ -235,6 +241,7 @@ func (s *session) serveOne() bool {
 	s.txn.BackendName = name
 	s.log.Backend = name
 	to = f.timeouts(bp)
+	s.stickBackend(bp)
 	if bp != f.self && s.reqRules(bp.reqRules, bp) == ruleRespond {
 		return s.sendLocal(reqFraming, to, tr)
 	}
@@ -284,6 +291,7 @@ func (s *session) serveOne() bool {
 	}
 	keep := s.forward(bp, srv, ck, serverKeep, upgrade, reqFraming, to, tr, first)
 	srv.Release()
+	s.stickEnd()
 	s.env.Log(&s.log)
 	return keep
 }
@@ -343,6 +351,7 @@ func (s *session) badRequest(err error, first bool, tr time.Time) bool {
 	}
 	s.log.Ta = time.Since(tr)
 	s.stats.LastTerm = s.log.Term
+	s.stickBadRequest()
 	s.env.Log(&s.log)
 	return false
 }
@@ -359,6 +368,7 @@ func (s *session) sendLocal(reqFraming http1.Framing, to timeouts, tr time.Time)
 		head = head[:i]
 	}
 	keep := s.clientKeep && reqFraming.Kind == http1.BodyNone && !bytes.Contains(head, []byte("onnection: close"))
+	s.stickEnd() // counted before the client sees the answer
 	s.cw.setIdle(to.client)
 	n, err := s.cw.Write(s.out)
 	s.log.Bytes = int64(n)

@@ -45,3 +45,34 @@ backend be
 		s.Close(100, 1000)
 	}
 }
+
+// BenchmarkConnectionOneSourceParallel is bench/stick.sh's case: every connection from
+// one source (one entry, one shard lock), from all Ps at once.
+func BenchmarkConnectionOneSourceParallel(b *testing.B) {
+	ts := NewTables(stick.Options{})
+	e := mustCompile(b, ts, b.TempDir(), `
+listen li
+    bind :1
+    stick-table type ip size 1m expire 30m store conn_cnt,conn_cur,conn_rate(10s)
+    tcp-request connection track-sc0 src
+    stick on src
+`)
+	li := e.rules["li"]
+	src := netip.MustParseAddrPort("127.0.0.1:40000")
+	dst := netip.MustParseAddrPort("127.0.0.1:80")
+	usable := func(string, int) bool { return true }
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		s := NewSession()
+		for pb.Next() {
+			s.Reset(src, dst)
+			if li.Connection(s) != Accept || li.Session(s) != Accept || li.Content(s) != Accept {
+				b.Fatal("refused")
+			}
+			li.StickServer(s, usable)
+			li.StickStore(s, 1, "s1")
+			s.Close(100, 1000)
+		}
+	})
+}

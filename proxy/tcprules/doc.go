@@ -112,4 +112,22 @@
 // when the decoder answers that kind, and at run time a missing table finds nothing.
 // A binary that parses configurations must import this package for the fetches to
 // exist.
+//
+// # HTTP mode (http.go)
+//
+// The HTTP engine (proxy/httpmode) gets each section's *Rules from the data plane
+// (httpmode.Options.Stick) and uses:
+//
+//	t, err := r.CompileHTTPTrack(line, words, aclOpt) // http-request track-scN KEY [table T]
+//	ts := tcprules.SessionOf(txn)      // the data plane's Session, if it gave txn = &s.Txn
+//	ts.Bind(txn)                       // else its own (NewSession, Reset): txn.Ext = ts
+//	ts.CountHTTPReq(); r.Enter(ts)     // each request: connection counters count it;
+//	                                   // src_* read r's table (backend: Enter again)
+//	t.Run(ts, txn)                     // the action: tracks for this request, counts it
+//	ts.CountHTTPErr()                  // the request ended with a 4xx
+//	ts.EndRequest()                    // releases the counters tracked for the request
+//
+// Counters tracked by tcp-request rules last for the connection (Close releases them);
+// those tracked by http-request rules last for one request (HAProxy's stream) and count
+// no connection (conn_*), only requests.
 package tcprules

@@ -49,6 +49,8 @@ type counter struct {
 	// session: tracked by connection or session rules, counted as a session when the
 	// session is accepted (HAProxy's session_count_new).
 	session bool
+	// request: tracked by an http-request rule, for one request (EndRequest).
+	request bool
 }
 
 // store is a pending stick store: the key to record the chosen server under.
@@ -202,7 +204,9 @@ func (s *Session) Close(bytesIn, bytesOut uint64) {
 			continue
 		}
 		c.e.AddBytes(bytesIn, bytesOut)
-		c.e.ConnClosed()
+		if !c.request { // an http-request tracking counted no connection
+			c.e.ConnClosed()
+		}
 		c.e.Release()
 		*c = counter{}
 	}
