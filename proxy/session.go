@@ -254,7 +254,7 @@ func (p *Proxy) serve(c *net.TCPConn, fe *frontend, b *config.Bind, gl, fl *limi
 		return
 	}
 	s.srv = srv
-	sc, err := s.connect(key)
+	up, err := s.connect(key)
 	if err != nil {
 		be.connErrors.Add(1)
 		return
@@ -281,9 +281,8 @@ func (p *Proxy) serve(c *net.TCPConn, fe *frontend, b *config.Bind, gl, fl *limi
 		opt.Idle = [2]time.Duration{t, t}
 	}
 	s.term = [2]byte{'-', '-'}
-	r, err := relay.New(c, sc, opt, s.relayDone)
+	r, err := up.relay(c, opt, s.relayDone)
 	if err != nil {
-		sc.Close()
 		s.srv.sessMu.Lock()
 		s.srv.sess.delS(s)
 		s.srv.sessMu.Unlock()
@@ -453,7 +452,7 @@ func (s *session) log() {
 
 // connect dials the server with retries; with redispatch the last retry goes to another
 // server. It sends the PROXY header when the server asks for one.
-func (s *session) connect(key uint64) (*net.TCPConn, error) {
+func (s *session) connect(key uint64) (upstream, error) {
 	be := s.be
 	to := be.cfg.Timeouts
 	retries := be.cfg.Retries
@@ -463,15 +462,15 @@ func (s *session) connect(key uint64) (*net.TCPConn, error) {
 	start := time.Now()
 	var lastErr error
 	for attempt := 0; ; attempt++ {
-		sc, err := s.dialOnce(to.Connect)
+		up, err := s.dialUpstream(to.Connect)
 		if err == nil {
 			s.tc = time.Since(start)
-			if err := s.sendProxy(sc); err != nil {
-				sc.Close()
+			if err := s.sendProxyUp(up); err != nil {
+				up.close()
 				s.term = [2]byte{'S', 'C'}
-				return nil, err
+				return upstream{}, err
 			}
-			return sc, nil
+			return up, nil
 		}
 		lastErr = err
 		if attempt >= retries {
@@ -508,7 +507,7 @@ func (s *session) connect(key uint64) (*net.TCPConn, error) {
 		s.term = [2]byte{'s', 'C'}
 	}
 	s.p.log.Debug("connect to server failed", zap.String("backend", be.name), zap.String("server", serverName(s.srv)), zap.Error(lastErr))
-	return nil, lastErr
+	return upstream{}, lastErr
 }
 
 func serverName(s *server) string {
