@@ -17,6 +17,9 @@
 #   SPLICE=0        1: add "option splice-auto" to defaults (haproxy does not
 #                   splice by default; the config stays the same for both)
 #   KEEP=0          1: keep the temp dir (configs, logs, raw tool output)
+#   B_ENV=""        A/B: also run the same appld with these environment
+#                   settings (e.g. B_ENV="APPL_EVLOOP=on") as column appldB,
+#                   alternating with the others in every round
 set -u -o pipefail
 
 DURATION=${DURATION:-5}
@@ -30,6 +33,7 @@ KEEP=${KEEP:-0}
 SPLICE=${SPLICE:-0}
 HAPROXY=${HAPROXY:-haproxy}
 APPLD=${APPLD:-}
+B_ENV=${B_ENV:-}
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TMP=$(mktemp -d /tmp/appl-bench.XXXXXX)
@@ -192,6 +196,7 @@ if [ -z "$APPLD_NOTE" ] && ! "$APPLD" -c -f "$CFG" >"$TMP/appld-check.log" 2>&1;
 	APPLD_NOTE="appld -c refuses the config: $(head -n 1 "$TMP/appld-check.log")"
 fi
 IMPLS=(appld haproxy direct)
+[ -n "$B_ENV" ] && IMPLS=(appld appldB haproxy direct)
 [ -n "$APPLD_NOTE" ] && IMPLS=(haproxy direct)
 
 # ---- processes --------------------------------------------------------------
@@ -219,6 +224,8 @@ start_proxy() {
 	case $1 in
 	haproxy) start haproxy "${PROXY_CPU[@]}" "$HAPROXY" -db -f "$CFG" ;;
 	appld) start appld env GOMAXPROCS="$THREADS" "${PROXY_CPU[@]}" "$APPLD" -f "$CFG" ;;
+	# shellcheck disable=SC2086 # B_ENV is a list of NAME=VALUE words
+	appldB) start appldB env $B_ENV GOMAXPROCS="$THREADS" "${PROXY_CPU[@]}" "$APPLD" -f "$CFG" ;;
 	esac
 	PROXY_PID=$LAST_PID
 	if ! wait_for 10 ready_or_dead "$PROXY_PID" || ! kill -0 "$PROXY_PID" 2>/dev/null; then
@@ -371,11 +378,13 @@ rounds() {
 # row LABEL SCENARIO METRIC FORMAT TARGET: TARGET is "hi:X" (appld >= X x
 # haproxy), "lo:X" (appld <= X x haproxy), "direct:X" (appld >= X x direct).
 row() {
-	local label=$1 sc=$2 m=$3 fmt=$4 target=${5:-} d h a ratio verdict=""
+	local label=$1 sc=$2 m=$3 fmt=$4 target=${5:-} d h a b ratio bratio verdict=""
 	d=$(mean "$sc" "$m" direct)
 	h=$(mean "$sc" "$m" haproxy)
 	if [ -n "$APPLD_NOTE" ]; then a=skipped; else a=$(mean "$sc" "$m" appld); fi
 	ratio=$(awk -v a="$a" -v h="$h" 'BEGIN { if (a + 0 > 0 && h + 0 > 0) printf "%.2f", a / h; else print "-" }')
+	b=$(mean "$sc" "$m" appldB)
+	bratio=$(awk -v a="$b" -v h="$h" 'BEGIN { if (a + 0 > 0 && h + 0 > 0) printf "%.2f", a / h; else print "-" }')
 	if [ -n "$target" ] && [ "$ratio" != - ]; then
 		verdict=$(awk -v t="$target" -v a="$a" -v h="$h" -v d="$d" 'BEGIN {
 			split(t, p, ":")
@@ -391,7 +400,11 @@ row() {
 	direct:*) target=">= $(awk -v x="${target#direct:}" 'BEGIN { print x * 100 }')% direct" ;;
 	esac
 	f() { [ "$1" = - ] || [ "$1" = skipped ] && echo "$1" || printf "$fmt" "$1"; }
-	printf '%-34s %10s %10s %10s %8s  %-18s %s\n' "$label" "$(f "$d")" "$(f "$h")" "$(f "$a")" "$ratio" "$target" "$verdict"
+	if [ -n "$B_ENV" ]; then
+		printf '%-34s %10s %10s %10s %8s %10s %8s  %-18s %s\n' "$label" "$(f "$d")" "$(f "$h")" "$(f "$a")" "$ratio" "$(f "$b")" "$bratio" "$target" "$verdict"
+	else
+		printf '%-34s %10s %10s %10s %8s  %-18s %s\n' "$label" "$(f "$d")" "$(f "$h")" "$(f "$a")" "$ratio" "$target" "$verdict"
+	fi
 }
 
 has() { case " $SCENARIOS " in *" $1 "*) return 0 ;; esac; return 1; }
@@ -402,7 +415,12 @@ echo "$ROUNDS rounds x ${DURATION}s, alternating appld/haproxy/direct; nbthread 
 [ -n "$APPLD_NOTE" ] && echo "$APPLD_NOTE"
 [ -n "$IDLE_NOTE" ] && echo "$IDLE_NOTE"
 echo
-printf '%-34s %10s %10s %10s %8s  %-18s %s\n' "metric (mean of rounds)" direct haproxy appld "a/h" target result
+if [ -n "$B_ENV" ]; then
+	echo "appldB: the same appld with $B_ENV (result column judges appld)"
+	printf '%-34s %10s %10s %10s %8s %10s %8s  %-18s %s\n' "metric (mean of rounds)" direct haproxy appld "a/h" appldB "b/h" target result
+else
+	printf '%-34s %10s %10s %10s %8s  %-18s %s\n' "metric (mean of rounds)" direct haproxy appld "a/h" target result
+fi
 printf '%.0s-' {1..104}
 echo
 if has ka; then

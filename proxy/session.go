@@ -30,24 +30,26 @@ var sessionIDs atomic.Uint64
 
 // session is one proxied connection.
 type session struct {
-	p        *Proxy
-	fe       *frontend
-	be       *backend
-	srv      *server
-	gl, fl   *limiter
-	client   *net.TCPConn
-	src, dst netip.AddrPort
-	accept   time.Time
-	tw, tc   time.Duration
-	retries  int
-	redisp   bool
-	relay    atomic.Pointer[relay.Relay]
-	crelay   atomic.Pointer[connRelay] // instead of relay when a side is TLS
-	term     [2]byte
-	bytesIn  int64
-	bytesOut int64
-	id       uint64
-	rs       *tcprules.Session // stick counters and rule state, back to rulesPool at end
+	p      *Proxy
+	fe     *frontend
+	be     *backend
+	srv    *server
+	gl, fl *limiter
+	client *net.TCPConn
+	// tlsClient: the client side is a *tls.Conn (ssl bind)
+	tlsClient bool
+	src, dst  netip.AddrPort
+	accept    time.Time
+	tw, tc    time.Duration
+	retries   int
+	redisp    bool
+	relay     atomic.Pointer[relay.Relay]
+	crelay    atomic.Pointer[connRelay] // instead of relay when a side is TLS
+	term      [2]byte
+	bytesIn   int64
+	bytesOut  int64
+	id        uint64
+	rs        *tcprules.Session // stick counters and rule state, back to rulesPool at end
 	// http: served by the http engine (mode http); cancel ends it (hard stop), set
 	// under p.sessMu.
 	http   bool
@@ -229,6 +231,7 @@ func (p *Proxy) serve(c *net.TCPConn, fe *frontend, b *config.Bind, gl, fl *limi
 			return
 		}
 		cc = tc
+		s.tlsClient = true
 	}
 	if v := fe.rules.Session(rs); v != tcprules.Accept {
 		s.refuse(v, true)
@@ -292,14 +295,19 @@ func (p *Proxy) serve(c *net.TCPConn, fe *frontend, b *config.Bind, gl, fl *limi
 		return
 	}
 	s.srv = srv
-	sc, err := s.connect(key)
+	up, err := s.connect(key)
 	if err != nil {
 		be.connErrors.Add(1)
 		return
 	}
-	var scc net.Conn = sc // a *tls.Conn towards ssl servers
+	// A side in TLS is relayed by connRelay over net.Conns: dialUpstream then dials
+	// with Go's dialer (up.tc), never a raw descriptor.
+	var scc net.Conn
+	if up.tc != nil {
+		scc = up.tc
+	}
 	if s.srv.spec.Load().cfg.TLS != nil {
-		if scc, err = s.serverTLS(sc, &rs.Txn); err != nil {
+		if scc, err = s.serverTLS(up.tc, &rs.Txn); err != nil {
 			be.connErrors.Add(1)
 			return
 		}
@@ -326,16 +334,15 @@ func (p *Proxy) serve(c *net.TCPConn, fe *frontend, b *config.Bind, gl, fl *limi
 		opt.Idle = [2]time.Duration{t, t}
 	}
 	s.term = [2]byte{'-', '-'}
-	if cc != net.Conn(c) || scc != net.Conn(sc) {
+	if s.tlsClient || (up.tc != nil && scc != net.Conn(up.tc)) {
 		cr := newConnRelay(cc, scc, opt, s.relayDone)
 		s.crelay.Store(cr)
 		handedOff = true
 		cr.run()
 		return
 	}
-	r, err := relay.New(c, sc, opt, s.relayDone)
+	r, err := up.relay(c, opt, s.relayDone)
 	if err != nil {
-		sc.Close()
 		s.srv.sessMu.Lock()
 		s.srv.sess.delS(s)
 		s.srv.sessMu.Unlock()
@@ -508,7 +515,7 @@ func (s *session) log() {
 
 // connect dials the server with retries; with redispatch the last retry goes to another
 // server. It sends the PROXY header when the server asks for one.
-func (s *session) connect(key uint64) (*net.TCPConn, error) {
+func (s *session) connect(key uint64) (upstream, error) {
 	be := s.be
 	to := be.cfg.Timeouts
 	retries := be.cfg.Retries
@@ -518,15 +525,15 @@ func (s *session) connect(key uint64) (*net.TCPConn, error) {
 	start := time.Now()
 	var lastErr error
 	for attempt := 0; ; attempt++ {
-		sc, err := s.dialOnce(to.Connect)
+		up, err := s.dialUpstream(to.Connect)
 		if err == nil {
 			s.tc = time.Since(start)
-			if err := s.sendProxy(sc); err != nil {
-				sc.Close()
+			if err := s.sendProxyUp(up); err != nil {
+				up.close()
 				s.term = [2]byte{'S', 'C'}
-				return nil, err
+				return upstream{}, err
 			}
-			return sc, nil
+			return up, nil
 		}
 		lastErr = err
 		if attempt >= retries {
@@ -563,7 +570,7 @@ func (s *session) connect(key uint64) (*net.TCPConn, error) {
 		s.term = [2]byte{'s', 'C'}
 	}
 	s.p.log.Debug("connect to server failed", zap.String("backend", be.name), zap.String("server", serverName(s.srv)), zap.Error(lastErr))
-	return nil, lastErr
+	return upstream{}, lastErr
 }
 
 func serverName(s *server) string {

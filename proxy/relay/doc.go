@@ -11,6 +11,12 @@
 // quiet for ParkAfter parks in one shared epoll set (park.go) and its goroutine ends;
 // readiness, its idle timeout or a kill brings it back in a new goroutine.
 //
+// That goroutine relay is ModeGoroutines. The default, ModeLoop (loop.go), hands both
+// sockets to package evloop's level-triggered event loops instead: no goroutine per
+// connection, no EAGAIN read per message; New, Run, Kill and Bytes behave the same, and
+// the socket tests run in both modes. APPL_EVLOOP=off in the environment, or
+// SetDefaultMode, selects the goroutines.
+//
 // It must not know about frontends, backends, balancing or logging: it reports bytes and
 // the cause that ended the relay, in HAProxy's termination letters.
 package relay

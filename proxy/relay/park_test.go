@@ -67,7 +67,7 @@ func TestKillParkedRelay(t *testing.T) {
 	client, pc := pair(t)
 	ps, _ := pair(t)
 	res := make(chan Result, 1)
-	r, _ := Start(pc, ps, Options{ParkAfter: 20 * time.Millisecond}, func(r Result) { res <- r })
+	r, _ := Start(pc, ps, Options{ParkAfter: 20 * time.Millisecond, Mode: ModeGoroutines}, func(r Result) { res <- r })
 	waitFor(t, "parked", func() bool { return Parked() == base+2 })
 	r.Kill('K')
 	if got := wait(t, res); got.Cause != 'K' {

@@ -32,6 +32,8 @@ type Options struct {
 	// OnPanic is told about a panic recovered in a forwarding goroutine (the relay is
 	// then aborted with cause 'P').
 	OnPanic func(v any)
+	// Mode selects goroutines on Go's netpoller or package evloop's event loops.
+	Mode Mode
 }
 
 // Result is what a finished relay reports.
@@ -62,6 +64,8 @@ type Relay struct {
 	parked [2]atomic.Bool
 	parkID [2]uint64
 	timer  [2]*time.Timer
+
+	lr *loopRelay // ModeLoop: everything happens in package evloop
 }
 
 var sideLetter = [2]byte{'C', 'S'}
@@ -73,6 +77,10 @@ func Start(client, server *net.TCPConn, opt Options, done func(Result)) (*Relay,
 	if err != nil {
 		return nil, err
 	}
+	if r.lr != nil {
+		r.runLoop()
+		return r, nil
+	}
 	go r.run(Client)
 	go r.run(Server)
 	return r, nil
@@ -80,6 +88,9 @@ func Start(client, server *net.TCPConn, opt Options, done func(Result)) (*Relay,
 
 // New prepares a relay; Run starts it.
 func New(client, server *net.TCPConn, opt Options, done func(Result)) (*Relay, error) {
+	if useLoop(opt.Mode) {
+		return newLoop(client, server, opt, done)
+	}
 	if opt.ParkAfter == 0 {
 		opt.ParkAfter = DefaultParkAfter
 	}
@@ -109,6 +120,11 @@ func New(client, server *net.TCPConn, opt Options, done func(Result)) (*Relay, e
 // client-to-server direction in the caller's, returning when that direction ends or
 // parks. It saves a goroutine creation per connection over Start.
 func (r *Relay) Run() {
+	if r.lr != nil {
+		// The loop takes over; this goroutine is free at once.
+		r.runLoop()
+		return
+	}
 	go r.run(Server)
 	r.run(Client)
 }
@@ -142,11 +158,24 @@ func (r *Relay) run(side int) {
 // Kill ends the relay at once with the given cause letter (for example 'K' for an
 // administrative kill, 'D' for on-marked-down shutdown-sessions). The first cause wins.
 func (r *Relay) Kill(cause byte) {
+	if lr := r.lr; lr != nil {
+		lr.kill.CompareAndSwap(0, uint32(cause))
+		if c := lr.conn.Load(); c != nil {
+			c.Kill(cause)
+		}
+		return
+	}
 	r.abort(cause)
 }
 
 // Bytes returns the bytes relayed so far per direction.
 func (r *Relay) Bytes() (fromClient, fromServer int64) {
+	if lr := r.lr; lr != nil {
+		if c := lr.conn.Load(); c != nil {
+			return c.Bytes()
+		}
+		return 0, 0
+	}
 	return r.bytes[Client].Load(), r.bytes[Server].Load()
 }
 

@@ -35,6 +35,9 @@ func setup(t *testing.T, opt Options) (client, server *net.TCPConn, res chan Res
 	client, pc := pair(t)
 	ps, server := pair(t)
 	res = make(chan Result, 1)
+	if opt.Mode == ModeDefault {
+		opt.Mode = testMode
+	}
 	if _, err := Start(pc, ps, opt, func(r Result) { res <- r }); err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +55,9 @@ func wait(t *testing.T, res chan Result) Result {
 	return Result{}
 }
 
-func TestBulkBothWaysAndHalfClose(t *testing.T) {
+func TestBulkBothWaysAndHalfClose(t *testing.T) { bothModes(t, testBulkBothWaysAndHalfClose) }
+
+func testBulkBothWaysAndHalfClose(t *testing.T) {
 	client, server, res := setup(t, Options{})
 	up := make([]byte, 3<<20)
 	rand.Read(up)
@@ -79,7 +84,9 @@ func TestBulkBothWaysAndHalfClose(t *testing.T) {
 	}
 }
 
-func TestIdleTimeoutClient(t *testing.T) {
+func TestIdleTimeoutClient(t *testing.T) { bothModes(t, testIdleTimeoutClient) }
+
+func testIdleTimeoutClient(t *testing.T) {
 	_, _, res := setup(t, Options{Idle: [2]time.Duration{100 * time.Millisecond, time.Hour}})
 	start := time.Now()
 	r := wait(t, res)
@@ -88,7 +95,9 @@ func TestIdleTimeoutClient(t *testing.T) {
 	}
 }
 
-func TestIdleTimeoutServer(t *testing.T) {
+func TestIdleTimeoutServer(t *testing.T) { bothModes(t, testIdleTimeoutServer) }
+
+func testIdleTimeoutServer(t *testing.T) {
 	_, _, res := setup(t, Options{Idle: [2]time.Duration{time.Hour, 100 * time.Millisecond}})
 	if r := wait(t, res); r.Cause != 's' {
 		t.Fatalf("%+v", r)
@@ -96,6 +105,10 @@ func TestIdleTimeoutServer(t *testing.T) {
 }
 
 func TestActivityKeepsIdleConnectionAlive(t *testing.T) {
+	bothModes(t, testActivityKeepsIdleConnectionAlive)
+}
+
+func testActivityKeepsIdleConnectionAlive(t *testing.T) {
 	// Only the server talks; the client side must not time out while data flows to it.
 	client, server, res := setup(t, Options{Idle: [2]time.Duration{150 * time.Millisecond, time.Hour}})
 	buf := make([]byte, 16)
@@ -120,7 +133,9 @@ func TestActivityKeepsIdleConnectionAlive(t *testing.T) {
 	}
 }
 
-func TestClientFinTimeout(t *testing.T) {
+func TestClientFinTimeout(t *testing.T) { bothModes(t, testClientFinTimeout) }
+
+func testClientFinTimeout(t *testing.T) {
 	client, _, res := setup(t, Options{Idle: [2]time.Duration{time.Hour, time.Hour}, Fin: [2]time.Duration{100 * time.Millisecond, 0}})
 	client.CloseWrite()
 	if r := wait(t, res); r.Cause != 'c' {
@@ -128,7 +143,9 @@ func TestClientFinTimeout(t *testing.T) {
 	}
 }
 
-func TestResetIsAbort(t *testing.T) {
+func TestResetIsAbort(t *testing.T) { bothModes(t, testResetIsAbort) }
+
+func testResetIsAbort(t *testing.T) {
 	client, _, res := setup(t, Options{})
 	client.SetLinger(0)
 	client.Close()
@@ -137,11 +154,13 @@ func TestResetIsAbort(t *testing.T) {
 	}
 }
 
-func TestKill(t *testing.T) {
+func TestKill(t *testing.T) { bothModes(t, testKill) }
+
+func testKill(t *testing.T) {
 	client, pc := pair(t)
 	ps, _ := pair(t)
 	res := make(chan Result, 1)
-	r, _ := Start(pc, ps, Options{}, func(r Result) { res <- r })
+	r, _ := Start(pc, ps, Options{Mode: testMode}, func(r Result) { res <- r })
 	r.Kill('D')
 	if got := wait(t, res); got.Cause != 'D' {
 		t.Fatalf("%+v", got)
@@ -170,4 +189,42 @@ func TestIdleHoldsNoPipe(t *testing.T) {
 		t.Fatalf("pool has %d pipes (before %d)", got, before)
 	}
 	_ = clients
+}
+
+// testMode is the mode setup gives relays; bothModes runs a test once per mode.
+var testMode = ModeGoroutines
+
+func bothModes(t *testing.T, f func(t *testing.T)) {
+	for _, m := range []struct {
+		name string
+		mode Mode
+	}{{"goroutines", ModeGoroutines}, {"evloop", ModeLoop}} {
+		t.Run(m.name, func(t *testing.T) {
+			testMode = m.mode
+			defer func() { testMode = ModeGoroutines }()
+			f(t)
+		})
+	}
+}
+
+func TestKillBeforeRun(t *testing.T) {
+	// A kill (shutdown-sessions, hard stop) may come between New and Run.
+	for _, m := range []Mode{ModeGoroutines, ModeLoop} {
+		client, pc := pair(t)
+		ps, _ := pair(t)
+		res := make(chan Result, 1)
+		r, err := New(pc, ps, Options{Mode: m}, func(r Result) { res <- r })
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Kill('K')
+		go r.Run()
+		if got := wait(t, res); got.Cause != 'K' {
+			t.Fatalf("mode %d: %+v", m, got)
+		}
+		client.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := client.Read(make([]byte, 1)); err == nil {
+			t.Fatalf("mode %d: client still connected", m)
+		}
+	}
 }
