@@ -6,11 +6,13 @@ import (
 	"io"
 	"math"
 	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"go.uber.org/zap/zaptest/observer"
+	"golang.org/x/sys/unix"
 
 	"appl/proxy/config"
 )
@@ -592,27 +594,10 @@ func TestTimeouts(t *testing.T) {
 
 func TestConnectTimeout(t *testing.T) {
 	// A listener whose accept queue is full drops SYNs: connects hang until the timeout.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	// Backlog 0 keeps that queue tiny; it counts as full once three probes in a row
+	// time out (one timeout alone can be the loaded machine).
+	ln := fullListener(t)
 	defer ln.Close()
-	var fill []net.Conn
-	defer func() {
-		for _, c := range fill {
-			c.Close()
-		}
-	}()
-	for k := 0; k < 5000; k++ {
-		c, err := net.DialTimeout("tcp", ln.Addr().String(), 50*time.Millisecond)
-		if err != nil {
-			break
-		}
-		fill = append(fill, c)
-	}
-	if len(fill) == 5000 {
-		t.Skip("could not fill the accept queue")
-	}
 	be := tcpBackend("be", "roundrobin", srv("s0", ln.Addr().String(), 1))
 	be.Timeouts.Connect, be.Retries = 100*time.Millisecond, 1
 	fa := freeAddr(t)
@@ -633,6 +618,49 @@ func TestConnectTimeout(t *testing.T) {
 	if p.Status().Backends[0].ConnErrors != 1 {
 		t.Fatal("not counted")
 	}
+}
+
+// fullListener returns a listener (never accepting) whose accept queue is full.
+func fullListener(t *testing.T) net.Listener {
+	t.Helper()
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		unix.Close(fd)
+		t.Fatal(err)
+	}
+	if err := unix.Listen(fd, 0); err != nil {
+		unix.Close(fd)
+		t.Fatal(err)
+	}
+	f := os.NewFile(uintptr(fd), "full-listener")
+	ln, err := net.FileListener(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fill []net.Conn
+	t.Cleanup(func() {
+		for _, c := range fill {
+			c.Close()
+		}
+	})
+	for timeouts := 0; timeouts < 3; {
+		if len(fill) > 1000 {
+			ln.Close()
+			t.Skip("could not fill the accept queue")
+		}
+		c, err := net.DialTimeout("tcp", ln.Addr().String(), 100*time.Millisecond)
+		if err != nil {
+			timeouts++
+			continue
+		}
+		timeouts = 0
+		fill = append(fill, c)
+	}
+	return ln
 }
 
 func waitNoConn(p *Proxy) {
