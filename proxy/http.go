@@ -330,6 +330,23 @@ func (h *httpRespBackend) Respond(dst []byte, req *http1.Request, txn *acl.Txn) 
 	return h.r.Respond(dst, req, txn)
 }
 
+// BodyLimit and RespondBody make httpRespBackend an httpmode.BodyResponder, so the
+// engine reads the stats page's admin form from a browser's POST body (without them the
+// page only saw the head and answered 501).
+func (h *httpRespBackend) BodyLimit(req *http1.Request) int {
+	if br, ok := h.r.(httpmode.BodyResponder); ok {
+		return br.BodyLimit(req)
+	}
+	return 0
+}
+
+func (h *httpRespBackend) RespondBody(dst []byte, req *http1.Request, body []byte, txn *acl.Txn) ([]byte, int, bool) {
+	if br, ok := h.r.(httpmode.BodyResponder); ok {
+		return br.RespondBody(dst, req, body, txn)
+	}
+	return h.r.Respond(dst, req, txn)
+}
+
 func (h *httpBackend) Name() string { return h.be.name }
 
 // Pick implements httpmode.Backend: the persistence cookie's server when it can serve
