@@ -52,6 +52,8 @@ type NodeBlock struct {
 	Peer       string         // `peer ADDR:PORT`: the other node's admin address
 	Socket     string         // `socket PATH`
 	DataDir    string         // `data-dir PATH`
+	// cluster-addr, cluster-advertise, cluster-gossip: this box's replication addresses.
+	ClusterAddr, ClusterAdvertise, ClusterGossip string
 }
 
 func decodeAdmin(f *cfgfile.File, base string) (AdminConfig, cfgfile.Errors) {
@@ -226,6 +228,23 @@ func decodeNodes(f *cfgfile.File, base string) ([]*NodeBlock, cfgfile.Errors) {
 				} else {
 					n.Peer = args[0]
 				}
+			case "cluster-addr", "cluster-advertise", "cluster-gossip":
+				if len(args) != 1 {
+					bad("takes exactly one argument (expected ADDR:PORT)")
+					continue
+				}
+				if err := checkHostPort(args[0]); err != nil {
+					bad("%v (expected ADDR:PORT)", err)
+					continue
+				}
+				switch l.Keyword() {
+				case "cluster-addr":
+					n.ClusterAddr = args[0]
+				case "cluster-advertise":
+					n.ClusterAdvertise = args[0]
+				default:
+					n.ClusterGossip = args[0]
+				}
 			case "socket", "data-dir":
 				if len(args) != 1 {
 					bad("takes exactly one argument (expected a path)")
@@ -237,7 +256,7 @@ func decodeNodes(f *cfgfile.File, base string) ([]*NodeBlock, cfgfile.Errors) {
 					n.DataDir = relTo(base, args[0])
 				}
 			default:
-				bad("unknown keyword in a node block (expected hostname, priority, admin-addr, peer, socket or data-dir)")
+				bad("unknown keyword in a node block (expected hostname, priority, admin-addr, peer, socket, data-dir, cluster-addr, cluster-advertise or cluster-gossip)")
 			}
 		}
 		out = append(out, n)
@@ -327,7 +346,7 @@ func (c *Config) Select(name, hostname string) error {
 		if name != "" {
 			return fmt.Errorf("%s: --node %s given but the file has no `node` blocks", c.Path, name)
 		}
-		return nil
+		return c.resolveCluster(nil)
 	}
 	var pick *NodeBlock
 	for _, n := range c.Nodes {
@@ -393,7 +412,7 @@ func (c *Config) Select(name, hostname string) error {
 	if c.Admin.Bind != "" && c.Admin.Token == "" {
 		return fmt.Errorf("%s: node %s: an HTTPS admin address needs a token (expected `token` or `token-file` in the admin section)", c.Path, pick.Name)
 	}
-	return nil
+	return c.resolveCluster(pick)
 }
 
 func matchesHost(n *NodeBlock, hostname string) bool {

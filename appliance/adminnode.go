@@ -58,6 +58,9 @@ func (a adminTarget) Runtime(line string) string {
 	if rt == nil {
 		return "node not running\n"
 	}
+	if f := a.n.front; f != nil {
+		return f.Exec(runtime.LevelAdmin, line)
+	}
 	return rt.Exec(runtime.LevelAdmin, line)
 }
 
@@ -134,6 +137,7 @@ func (n *Node) ReloadFile() (*Config, error) {
 		return nil, err
 	}
 	n.feedChecks()
+	n.attachStickSinks()
 	return cfg, nil
 }
 
@@ -143,7 +147,7 @@ func (n *Node) Status() admin.NodeStatus {
 	cfg, p, sp, ready, demoted, started := n.cfg, n.proxy, n.speaker, n.ready, n.demoted, n.started
 	n.mu.Unlock()
 	st := admin.NodeStatus{Node: cfg.NodeName(), Hostname: hostname(), Version: n.opts.Version, ConfigPath: cfg.Path,
-		ConfigHash: cfg.Hash, Started: started, Ready: ready, Demoted: demoted, Replication: admin.Replication{Role: "none"},
+		ConfigHash: cfg.Hash, Started: started, Ready: ready, Demoted: demoted, Replication: n.replicationStatus(),
 		VRRP: []admin.Instance{}, Backends: []admin.Backend{}, Checks: []admin.CheckStatus{}}
 	if !started.IsZero() {
 		st.UptimeSec = time.Since(started).Round(time.Millisecond).Seconds()

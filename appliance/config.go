@@ -25,6 +25,7 @@ type Config struct {
 	Sysctl  *sysctl.Config   // nil without a sysctl section
 	Network *netsetup.Config // nil without a network section
 	Admin   AdminConfig      // the admin section (defaults without one)
+	Cluster *ClusterConfig   // nil without a cluster section (no replication)
 	Nodes   []*NodeBlock     // every node block of the file
 	Node    *NodeBlock       // the block Select picked, nil before or without blocks
 	// Warnings are printed by `appld -c` and logged at start and reload.
@@ -33,9 +34,7 @@ type Config struct {
 
 // notYet are appl section kinds whose owner is not part of this build yet. They are
 // reported, never silently ignored.
-var notYet = map[string]string{
-	"cluster": "replication",
-}
+var notYet = map[string]string{}
 
 // Load reads and decodes a configuration file with the given map store (nil: its own).
 func Load(path string, store *maps.Store) (*Config, error) {
@@ -96,6 +95,8 @@ func DecodeWith(path string, data []byte, store *maps.Store) (*Config, error) {
 	c.Admin, es = decodeAdmin(f, filepath.Dir(path))
 	errs = append(errs, es...)
 	c.Nodes, es = decodeNodes(f, filepath.Dir(path))
+	errs = append(errs, es...)
+	c.Cluster, es = decodeCluster(f, filepath.Dir(path))
 	errs = append(errs, es...)
 	if len(errs) == 0 {
 		es, warns := c.crossCheckAdmin()

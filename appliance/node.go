@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"appl/appliance/cluster"
 	"appl/netsetup"
 	"appl/proxy"
 	"appl/proxy/maps"
@@ -29,6 +30,9 @@ type Options struct {
 	// AdminSocket overrides the admin section's socket path (appld --admin-socket);
 	// "none" opens no socket.
 	AdminSocket string
+	// Witness runs the node as a replication witness (appld --witness): a Raft voter
+	// with no proxy, no VIPs and no data, serving only the admin API.
+	Witness bool
 }
 
 // Node is one running appliance: proxy and VRRP speaker from one configuration.
@@ -47,6 +51,10 @@ type Node struct {
 
 	checkMu    sync.Mutex
 	checkState map[string]bool
+
+	repl    repl
+	front   *cluster.Front // runtime API front while a cluster section exists
+	stopped chan struct{}  // closed when Run returns
 }
 
 // NewNode prepares a node; nothing listens before Run.
@@ -60,13 +68,18 @@ func NewNode(cfg *Config, log *zap.Logger, opts Options) (*Node, error) {
 	if opts.Maps == nil {
 		opts.Maps = maps.NewStore()
 	}
-	return &Node{log: log, opts: opts, cfg: cfg, checkState: map[string]bool{}}, nil
+	return &Node{log: log, opts: opts, cfg: cfg, checkState: map[string]bool{}, stopped: make(chan struct{})}, nil
 }
 
-// Run brings the node up — bootstrap, proxy, then VRRP so VIPs are claimed only once the
-// proxy listens — and blocks until ctx ends, then stops in reverse order. ready is
+// Run brings the node up — bootstrap, proxy, replication (with a cluster section), then
+// VRRP so VIPs are claimed only once the proxy listens — and blocks until ctx ends, then
+// stops in reverse order. ready is
 // called once everything is up (systemd notify).
 func (n *Node) Run(ctx context.Context, ready func()) error {
+	defer close(n.stopped)
+	if n.opts.Witness {
+		return n.runWitness(ctx, ready)
+	}
 	if !n.opts.SkipBootstrap {
 		if err := n.bootstrap(); err != nil {
 			return err
@@ -88,11 +101,24 @@ func (n *Node) Run(ctx context.Context, ready func()) error {
 	if err := p.Start(); err != nil {
 		return err
 	}
+	n.mu.Lock()
+	n.proxy, n.started = p, time.Now()
+	n.mu.Unlock()
+	// Replication starts once the proxy's tables exist (a snapshot restores into them)
+	// and before the runtime API opens (map writes are committed from the first one).
+	if err := n.startReplication(); err != nil {
+		_ = p.Shutdown(context.Background())
+		return err
+	}
+	defer n.stopReplication()
 	rt := n.openStatsSockets()
 	defer rt.Close()
 	n.mu.Lock()
-	n.proxy, n.rt, n.started = p, rt, time.Now()
+	n.rt = rt
 	n.mu.Unlock()
+	if n.front != nil {
+		defer n.front.Close()
+	}
 	adm := n.startAdmin()
 	defer adm.Close()
 
@@ -112,6 +138,7 @@ func (n *Node) Run(ctx context.Context, ready func()) error {
 		// Checks are set before the speaker starts so a box whose backends are already
 		// down never claims the VIPs, then follow every server event.
 		n.feedChecks()
+		n.followVRRP()
 		watchStop := make(chan struct{})
 		defer close(watchStop)
 		go n.watchChecks(p, watchStop)
@@ -150,6 +177,8 @@ func (n *Node) Run(ctx context.Context, ready func()) error {
 			n.log.Warn("vrrp stop", zap.Error(err))
 		}
 	}
+	// The last stick updates reach the peer before the listeners close.
+	n.stopReplication()
 	sctx := context.Background()
 	if d := n.cfg.Proxy.Global.HardStopAfter; d > 0 {
 		var cancel context.CancelFunc

@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"appl/appliance/cluster"
 	"appl/proxy"
 	"appl/proxy/config"
 	"appl/proxy/maps"
@@ -302,6 +303,9 @@ func (t *runtimeTarget) Maps() runtime.MapStore { return t.store }
 func (n *Node) openStatsSockets() *runtime.Server {
 	socks := n.cfg.Proxy.Global.StatsSockets
 	srv := runtime.NewServer(&runtimeTarget{node: n, store: n.opts.Maps, started: time.Now()}, n.log.Named("runtime"))
+	if n.cfg.Cluster != nil && n.front == nil {
+		n.front = &cluster.Front{RT: srv, Writes: n.writes(), Log: n.log.Named("runtime")}
+	}
 	for _, s := range socks {
 		mode := os.FileMode(s.Mode)
 		if mode == 0 {
@@ -322,6 +326,10 @@ func (n *Node) openStatsSockets() *runtime.Server {
 			continue
 		}
 		n.log.Info("runtime API listening", zap.String("addr", s.Address), zap.String("level", level.String()))
+		if n.front != nil {
+			go func() { _ = n.front.Serve(l, level) }()
+			continue
+		}
 		go func() { _ = srv.Serve(l, level) }()
 	}
 	return srv

@@ -72,6 +72,7 @@ func (s *Server) routes(token bool) http.Handler {
 	mux.HandleFunc("POST /v1/config/check", s.configCheck)
 	mux.HandleFunc("POST /v1/servers/{backend}/{server}/state", s.serverState)
 	mux.HandleFunc("GET /v1/events", s.events)
+	s.clusterRoutes(mux, token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if token && !s.tokenOK(r) {
 			s.log.Warn("admin: request refused: missing or wrong token", zap.String("remote", r.RemoteAddr), zap.String("path", r.URL.Path))

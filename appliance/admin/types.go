@@ -67,9 +67,48 @@ type CheckStatus struct {
 	OK      bool   `json:"ok"`
 }
 
-// Replication is the node's replication role; "none" until replication is configured.
+// Replication is the node's replication role: "none" without a cluster section, "not
+// joined" before `applctl cluster init/join`, else its Raft state (leader, follower,
+// candidate; "witness ..." on a witness).
 type Replication struct {
-	Role string `json:"role"`
+	Role         string `json:"role"`
+	Leader       string `json:"leader,omitempty"`
+	Term         uint64 `json:"term,omitempty"`
+	Quorum       bool   `json:"quorum,omitempty"`
+	CommitIndex  uint64 `json:"commit_index,omitempty"`
+	AppliedIndex uint64 `json:"applied_index,omitempty"`
+}
+
+// ClusterTarget is the replication side of a Target (optional: a Target without it
+// answers the cluster endpoints with 501).
+type ClusterTarget interface {
+	// ClusterInit creates the cluster (CA, secret) on this node and returns the join token.
+	ClusterInit() (token string, err error)
+	// ClusterToken prints the join token again.
+	ClusterToken() (string, error)
+	// ClusterJoin joins the cluster a member at addr belongs to.
+	ClusterJoin(ctx context.Context, addr, token string) error
+	// ClusterStatus is the replication status (a JSON-encodable value).
+	ClusterStatus(ctx context.Context) (any, error)
+	// ClusterRemove removes a member for good.
+	ClusterRemove(ctx context.Context, node string) error
+	// ClusterRecover makes this node the only voter (forced single-node recovery).
+	ClusterRecover() error
+	// ConfigPush validates a configuration file and commits it; every node reloads it.
+	// An invalid file comes back as a result with Errors (nothing committed); a refused
+	// commit (no quorum) as an error.
+	ConfigPush(ctx context.Context, data []byte) (ReloadResult, error)
+}
+
+// JoinRequest is POST /v1/cluster/join's body.
+type JoinRequest struct {
+	Addr  string `json:"addr"`
+	Token string `json:"token"`
+}
+
+// TokenResult answers POST /v1/cluster/init and GET /v1/cluster/token.
+type TokenResult struct {
+	Token string `json:"token"`
 }
 
 // ClusterStatus is what GET /v1/status answers: this node and, when a peer admin

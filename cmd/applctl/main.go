@@ -39,6 +39,8 @@ const usage = `usage: applctl [-s SOCKET] COMMAND [ARGS]
   maint|drain|ready BACKEND/SERVER     set a server's admin state
   events                               follow VRRP and server events (Ctrl-C to stop)
   config check FILE                    check a configuration file locally (like appld -c)
+  config push FILE                     validate, commit and load a configuration on every node
+  cluster init|token|join|status|remove|recover   replication (applctl cluster for details)
   sysctl plan|apply ...                kernel tuning from the sysctl section (docs/sysctl.md)
   network plan|apply ...               interfaces, bridges, routes, TPROXY (docs/network.md)
 
@@ -46,11 +48,11 @@ const usage = `usage: applctl [-s SOCKET] COMMAND [ARGS]
 
 exit codes: 0 ok, 1 refused or failed, 2 usage, 3 appld not running, 4 permission denied
 
-not available yet (exit 2): map, table, config push, cluster, migrate
+not available yet (exit 2): map, table, migrate
 `
 
 // notYet lists subcommands that a later part of appl owns.
-var notYet = map[string]bool{"map": true, "table": true, "cluster": true, "migrate": true}
+var notYet = map[string]bool{"map": true, "table": true, "migrate": true}
 
 func run(args []string, stdout, stderr io.Writer) int {
 	sock := os.Getenv("APPL_ADMIN_SOCKET")
@@ -72,7 +74,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return netsetup.RunCLI(rest, stdout, stderr)
 	case cmd == "config" && len(rest) == 2 && rest[0] == "check":
 		return configCheck(rest[1], stdout, stderr)
-	case cmd == "config" && len(rest) > 0 && rest[0] == "push", notYet[cmd]:
+	case cmd == "config" && len(rest) > 0 && rest[0] == "push":
+		return configPush(sock, rest[1:], stdout, stderr)
+	case cmd == "cluster":
+		return clusterCmd(sock, rest, stdout, stderr)
+	case notYet[cmd]:
 		fmt.Fprintf(stderr, "applctl %s: not available yet\n", cmd)
 		return exitUsage
 	case cmd == "status":
@@ -196,8 +202,14 @@ func printNode(w io.Writer, n *admin.NodeStatus, role string, now time.Time) {
 	if n.Demoted {
 		demoted = "  demoted"
 	}
+	repl := n.Replication.Role
+	if n.Replication.Leader != "" {
+		repl += " (leader " + n.Replication.Leader + ")"
+	} else if repl != "none" && repl != "not joined" {
+		repl += " (no leader)"
+	}
 	fmt.Fprintf(w, "node %s (%s)  %s  up %s  config %s  replication %s%s\n", n.Node, role, ready,
-		(time.Duration(n.UptimeSec * float64(time.Second))).Round(time.Second), short(n.ConfigHash), n.Replication.Role, demoted)
+		(time.Duration(n.UptimeSec * float64(time.Second))).Round(time.Second), short(n.ConfigHash), repl, demoted)
 	for _, in := range n.VRRP {
 		fmt.Fprintf(w, "  %s %-12s %-7s prio %d", in.Kind, in.Name, in.State, in.Priority)
 		if in.EffectivePriority != in.Priority {

@@ -65,3 +65,25 @@ func TestConfigCheckListsNodes(t *testing.T) {
 		t.Fatalf("%d %q %q", code, out, errOut)
 	}
 }
+
+func TestClusterUsageAndNotRunning(t *testing.T) {
+	if code, _, errOut := runCLI("cluster"); code != 2 || !strings.Contains(errOut, "join ADDR --token T") {
+		t.Fatalf("cluster: %d %q", code, errOut)
+	}
+	if code, _, errOut := runCLI("cluster", "recover"); code != 2 || !strings.Contains(errOut, "--force-single") {
+		t.Fatalf("recover without --force-single: %d %q", code, errOut)
+	}
+	if code, _, errOut := runCLI("-s", "/nonexistent/x.sock", "cluster", "join", "198.18.0.1:7400"); code != 2 || !strings.Contains(errOut, "--token T is required") {
+		t.Fatalf("join without token: %d %q", code, errOut)
+	}
+	missing := filepath.Join(t.TempDir(), "missing.sock")
+	for _, args := range [][]string{{"cluster", "status"}, {"cluster", "init"}, {"cluster", "join", "198.18.0.1:7400", "--token", "t"}} {
+		code, _, errOut := runCLI(append([]string{"-s", missing}, args...)...)
+		if code != 3 || !strings.Contains(errOut, "appld is not running") {
+			t.Fatalf("%v: %d %q", args, code, errOut)
+		}
+	}
+	if code, _, errOut := runCLI("config", "push"); code != 2 || !strings.Contains(errOut, "usage: applctl config push FILE") {
+		t.Fatalf("config push: %d %q", code, errOut)
+	}
+}

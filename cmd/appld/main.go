@@ -36,7 +36,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	showVersion := fs.Bool("v", false, "print the version and exit")
 	quiet := fs.Bool("q", false, "with -c: print nothing on success")
 	noBootstrap := fs.Bool("no-bootstrap", false, "do not apply sysctl and network sections")
-	witness := fs.Bool("witness", false, "run as a replication witness (not available yet)")
+	witness := fs.Bool("witness", false, "run as a replication witness: a Raft voter with no proxy and no VIPs (needs a cluster section)")
 	nodeName := fs.String("node", "", "name of this node's `node` block (default: the block matching the hostname)")
 	adminSocket := fs.String("admin-socket", "", "admin API unix socket, overriding the admin section (`none`: no socket)")
 	if err := fs.Parse(args); err != nil {
@@ -45,10 +45,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if *showVersion {
 		fmt.Fprintf(stdout, "appld version %s\n", version)
 		return 0
-	}
-	if *witness {
-		fmt.Fprintln(stderr, "appld: --witness: not available yet")
-		return 2
 	}
 	path, data := *file, defaultConfig
 	if path != "" {
@@ -91,6 +87,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	log := newLogger(stderr)
 	defer func() { _ = log.Sync() }()
+	if *witness && *file == "" {
+		log.Error("--witness needs -f FILE: the cluster's configuration file, with its cluster section")
+		return 1
+	}
 	if *file == "" {
 		ls, err := startDemoBackends()
 		if err != nil {
@@ -100,7 +100,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		defer closeAll(ls)
 		log.Info("no -f given: running the embedded default configuration; try: curl -s http://127.0.0.1:8080/")
 	}
-	node, err := appliance.NewNode(cfg, log, appliance.Options{SkipBootstrap: *noBootstrap, Maps: store, Version: version, AdminSocket: *adminSocket})
+	node, err := appliance.NewNode(cfg, log, appliance.Options{SkipBootstrap: *noBootstrap, Maps: store, Version: version, AdminSocket: *adminSocket, Witness: *witness})
 	if err != nil {
 		log.Error("cannot create node", zap.Error(err))
 		return 1

@@ -18,7 +18,7 @@ var (
 
 // appldBinary builds appld once per test run, for tests that need a real process (in a
 // namespace, or to signal).
-func appldBinary(t *testing.T) string {
+func appldBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "appld-test-")
@@ -27,7 +27,13 @@ func appldBinary(t *testing.T) string {
 			return
 		}
 		appldBin = filepath.Join(dir, "appld")
-		out, err := exec.Command("go", "build", "-o", appldBin, ".").CombinedOutput()
+		args := []string{"build", "-o", appldBin}
+		if os.Getenv("APPLD_RACE") != "" {
+			// APPLD_RACE=1 GORACE=halt_on_error=1: the processes the tests start
+			// stop at the first data race.
+			args = append(args, "-race")
+		}
+		out, err := exec.Command("go", append(args, ".")...).CombinedOutput()
 		if err != nil {
 			buildErr = err
 			t.Logf("%s", out)
@@ -79,9 +85,9 @@ func TestCheckReportsFileLine(t *testing.T) {
 	}
 }
 
-func TestWitnessNotAvailableYet(t *testing.T) {
+func TestWitnessNeedsAFile(t *testing.T) {
 	code, _, errOut := runCLI("--witness")
-	if code != 2 || !strings.Contains(errOut, "not available yet") {
+	if code != 1 || !strings.Contains(errOut, "--witness needs -f FILE") {
 		t.Fatalf("code %d err %q", code, errOut)
 	}
 }
