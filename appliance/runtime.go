@@ -15,6 +15,7 @@ import (
 	"appl/proxy/config"
 	"appl/proxy/maps"
 	"appl/proxy/runtime"
+	"appl/proxy/stats"
 	"appl/proxy/stick"
 )
 
@@ -61,89 +62,10 @@ func hostname() string {
 	return h
 }
 
-// checkStatusCode maps the proxy's check text to HAProxy's short check_status column.
-func checkStatusCode(s proxy.ServerStatus) string {
-	switch {
-	case s.CheckStatus == "":
-		return ""
-	case strings.Contains(s.CheckStatus, "passed"):
-		return "L4OK"
-	case strings.Contains(s.CheckStatus, "timeout"):
-		return "L4TOUT"
-	case strings.Contains(s.CheckStatus, "Layer7"):
-		return "L7RSP"
-	default:
-		return "L4CON"
-	}
-}
-
+// Stats renders the same rows as the stats page's ;csv (proxy/stats): one source for
+// both, so the socket and the page never disagree.
 func (t *runtimeTarget) Stats() []runtime.StatRow {
-	st := t.proxy().Status()
-	now := time.Now()
-	var rows []runtime.StatRow
-	for i, fe := range st.Frontends {
-		r := runtime.NewStatRow(fe.Name, "", runtime.TypeFrontend, i+1, 0)
-		r.SetInt(runtime.ColScur, fe.Cur)
-		r.SetInt(runtime.ColSlim, int64(fe.MaxConn))
-		r.SetInt(runtime.ColStot, fe.Total)
-		r.SetInt(runtime.ColBin, fe.BytesIn)
-		r.SetInt(runtime.ColBout, fe.BytesOut)
-		r.SetInt(runtime.ColEreq, fe.ProxyErrors+fe.NoBackend)
-		r.SetStr(runtime.ColStatus, "OPEN")
-		r.SetStr(runtime.ColMode, "tcp")
-		rows = append(rows, r)
-	}
-	for i, be := range st.Backends {
-		iid := len(st.Frontends) + i + 1
-		weight := 0
-		for j, s := range be.Servers {
-			r := runtime.NewStatRow(be.Name, s.Name, runtime.TypeServer, iid, j+1)
-			r.SetInt(runtime.ColQcur, int64(s.Queue))
-			r.SetInt(runtime.ColScur, s.Cur)
-			r.SetInt(runtime.ColStot, s.Total)
-			r.SetStr(runtime.ColStatus, string(s.State))
-			r.SetInt(runtime.ColWeight, int64(s.Weight))
-			if s.Backup {
-				r.SetInt(runtime.ColAct, 0)
-				r.SetInt(runtime.ColBck, 1)
-			} else {
-				r.SetInt(runtime.ColAct, 1)
-				r.SetInt(runtime.ColBck, 0)
-			}
-			if !s.LastChange.IsZero() {
-				r.SetInt(runtime.ColLastchg, int64(now.Sub(s.LastChange).Seconds()))
-			}
-			if code := checkStatusCode(s); code != "" {
-				r.SetStr(runtime.ColCheckStatus, code)
-				r.SetInt(runtime.ColCheckDuration, s.CheckTime.Milliseconds())
-				r.SetStr(runtime.ColCheckDesc, s.CheckStatus)
-				r.SetInt(runtime.ColCheckHealth, int64(s.Health))
-			}
-			r.SetStr(runtime.ColAddr, s.Address)
-			r.SetStr(runtime.ColMode, "tcp")
-			if s.State == proxy.StateUp {
-				weight += s.Weight
-			}
-			rows = append(rows, r)
-		}
-		r := runtime.NewStatRow(be.Name, "", runtime.TypeBackend, iid, 0)
-		r.SetInt(runtime.ColQcur, int64(be.Queue))
-		r.SetInt(runtime.ColScur, be.Cur)
-		r.SetInt(runtime.ColStot, be.Total)
-		r.SetInt(runtime.ColEcon, be.ConnErrors)
-		if be.ActiveUp+be.BackupUp > 0 {
-			r.SetStr(runtime.ColStatus, "UP")
-		} else {
-			r.SetStr(runtime.ColStatus, "DOWN")
-		}
-		r.SetInt(runtime.ColWeight, int64(weight))
-		r.SetInt(runtime.ColAct, int64(be.ActiveUp))
-		r.SetInt(runtime.ColBck, int64(be.BackupUp))
-		r.SetStr(runtime.ColAlgo, be.Algo)
-		r.SetStr(runtime.ColMode, "tcp")
-		rows = append(rows, r)
-	}
-	return rows
+	return stats.Rows(t.proxy().StatsSnapshot())
 }
 
 func (t *runtimeTarget) ServersState(backend string) ([]runtime.ServerState, error) {

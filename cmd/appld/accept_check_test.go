@@ -105,11 +105,9 @@ func TestSeed004HealthCheckAndStatsThroughAppld(t *testing.T) {
 		return stat()["status"] == "DOWN"
 	})
 	t.Logf("DOWN %v after the first 404", time.Since(t0).Round(100*time.Millisecond))
-	// `show stat` (appliance/runtime.go's rows) still maps every Layer7 failure to
-	// L7RSP without check_code; the page's ;csv has HAProxy's L7STS and 404. See
-	// docs/dev/accept3.md.
-	if r := stat(); !strings.HasPrefix(r["check_status"], "L7") || !strings.Contains(r["check_desc"], "Layer7 wrong status") {
-		t.Fatalf("show stat check_status %q check_desc %q, want a Layer7 wrong status", r["check_status"], r["check_desc"])
+	// `show stat` on the socket and the page's ;csv render the same rows.
+	if r := stat(); r["check_status"] != "L7STS" || r["check_code"] != "404" || !strings.Contains(r["check_desc"], "Layer7 wrong status") {
+		t.Fatalf("show stat check_status %q check_code %q check_desc %q, want L7STS 404 Layer7 wrong status", r["check_status"], r["check_code"], r["check_desc"])
 	}
 	if r := csvRow(t, statsGet(t, "http://"+statsAddr+"/stats;csv"), "ms1", "ms1.srv1"); r["status"] != "DOWN" || r["check_status"] != "L7STS" || r["check_code"] != "404" {
 		t.Fatalf(";csv status %q check_status %q check_code %q, want DOWN L7STS 404", r["status"], r["check_status"], r["check_code"])
