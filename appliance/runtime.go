@@ -226,7 +226,7 @@ func (n *Node) openStatsSockets() *runtime.Server {
 	socks := n.cfg.Proxy.Global.StatsSockets
 	srv := runtime.NewServer(&runtimeTarget{node: n, store: n.opts.Maps, started: time.Now()}, n.log.Named("runtime"))
 	if n.cfg.Cluster != nil && n.front == nil {
-		n.front = &cluster.Front{RT: srv, Writes: n.writes(), Log: n.log.Named("runtime")}
+		n.front = cluster.NewFront(srv, n.writes())
 	}
 	for _, s := range socks {
 		mode := os.FileMode(s.Mode)

@@ -24,7 +24,7 @@ func (m mapsOnly) Maps() runtime.MapStore { return m.st }
 func TestFrontKeepsSessionStateAndCommitsWrites(t *testing.T) {
 	f := twoBoxes(t)
 	w := newWrites(f)
-	front := &Front{RT: runtime.NewServer(mapsOnly{st: f.boxes[0]}, nil), Writes: w}
+	front := NewFront(runtime.NewServer(mapsOnly{st: f.boxes[0]}, nil), w)
 	l, err := net.Listen("unix", filepath.Join(t.TempDir(), "rt.sock"))
 	if err != nil {
 		t.Fatal(err)

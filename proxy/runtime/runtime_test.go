@@ -761,3 +761,23 @@ func TestListenOwner(t *testing.T) {
 		t.Fatalf("owner %d:%d mode %v", st.Uid, st.Gid, fi.Mode().Perm())
 	}
 }
+
+// Intercept answers the commands it takes (with the usual empty-line terminator) and
+// leaves every other command to the server.
+func TestIntercept(t *testing.T) {
+	srv := NewServer(newFakeTarget(t), nil)
+	var seen []string
+	srv.Intercept = func(level Level, args []string) (string, bool) {
+		seen = append(seen, level.String()+":"+strings.Join(args, " "))
+		if args[0] == "add" {
+			return "taken\n", true
+		}
+		return "", false
+	}
+	if got := srv.Exec(LevelOperator, "add map x k v; show cli level"); got != "taken\n\noperator\n\n" {
+		t.Fatalf("answer %q", got)
+	}
+	if strings.Join(seen, "|") != "operator:add map x k v|operator:show cli level" {
+		t.Fatalf("intercept saw %q", seen)
+	}
+}
