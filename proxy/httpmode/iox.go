@@ -4,8 +4,10 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -16,6 +18,7 @@ import (
 // is done only once an eighth of the timeout has passed since the last one.
 type deadlineReader struct {
 	conn  net.Conn
+	raw   *rawIO // conn's raw reads; nil: conn.Read
 	idle  time.Duration
 	fixed time.Time
 	armed time.Time // deadline last set on the connection
@@ -52,7 +55,13 @@ func (d *deadlineReader) arm() {
 
 func (d *deadlineReader) Read(p []byte) (int, error) {
 	d.arm()
-	n, err := d.conn.Read(p)
+	var n int
+	var err error
+	if d.raw != nil {
+		n, err = d.raw.read(p)
+	} else {
+		n, err = d.conn.Read(p)
+	}
 	d.n += int64(n)
 	if err != nil {
 		d.err = err
@@ -63,6 +72,7 @@ func (d *deadlineReader) Read(p []byte) (int, error) {
 // deadlineWriter writes with an inactivity timeout and counts bytes.
 type deadlineWriter struct {
 	conn  net.Conn
+	raw   *rawIO // conn's raw writes; nil: conn.Write
 	idle  time.Duration
 	armed time.Time
 	dirty bool
@@ -70,7 +80,13 @@ type deadlineWriter struct {
 	err   error // last write error
 }
 
-func (d *deadlineWriter) setIdle(idle time.Duration) { d.idle, d.dirty = idle, true }
+// setIdle changes the inactivity timeout; the same one again keeps the armed deadline
+// (refreshed lazily by arm), so a keep-alive request costs no timer update for it.
+func (d *deadlineWriter) setIdle(idle time.Duration) {
+	if idle != d.idle {
+		d.idle, d.dirty = idle, true
+	}
+}
 
 func (d *deadlineWriter) arm() {
 	if d.idle > 0 {
@@ -88,7 +104,13 @@ func (d *deadlineWriter) arm() {
 
 func (d *deadlineWriter) Write(p []byte) (int, error) {
 	d.arm()
-	n, err := d.conn.Write(p)
+	var n int
+	var err error
+	if d.raw != nil {
+		n, err = d.raw.write(p)
+	} else {
+		n, err = d.conn.Write(p)
+	}
 	d.n += int64(n)
 	if err != nil {
 		d.err = err
@@ -247,4 +269,112 @@ func nonZero(d time.Duration) time.Duration {
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// rawIO reads or writes a *net.TCPConn through its RawConn with RawSyscall: the socket is
+// non-blocking, so read and write return at once (EAGAIN parks the goroutine in the
+// netpoller as net.Conn does, deadlines included). Skipping entersyscall matters for
+// loopback writes, which run the peer's TCP receive path inline and often last longer
+// than sysmon's 20 µs tick: a plain syscall then hands the P to another thread (futex
+// wake-ups, a queue for a P on return) and keeps sysmon ticking at its fastest rate.
+// One rawIO serves one direction of one connection (reads and writes can run at the
+// same time in different goroutines); its callback is bound once, so a call allocates
+// nothing.
+type rawIO struct {
+	rc    syscall.RawConn
+	p     []byte
+	n     int
+	errno syscall.Errno
+	fn    func(fd uintptr) bool
+}
+
+// bind binds r to a connection's RawConn for reads (write false) or writes; one RawConn
+// serves both directions. It returns nil for a nil rc (TLS, net.Pipe): callers then use
+// the connection's own Read and Write.
+func (r *rawIO) bind(rc syscall.RawConn, write bool) *rawIO {
+	r.rc, r.p = rc, nil
+	if rc == nil {
+		return nil
+	}
+	if r.fn == nil {
+		if write {
+			r.fn = r.writeFD
+		} else {
+			r.fn = r.readFD
+		}
+	}
+	return r
+}
+
+func (r *rawIO) readFD(fd uintptr) bool {
+	for {
+		n, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&r.p[0])), uintptr(len(r.p)))
+		switch e {
+		case 0:
+			r.n = int(n)
+			return true
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false
+		}
+		r.errno = e
+		return true
+	}
+}
+
+func (r *rawIO) writeFD(fd uintptr) bool {
+	for r.n < len(r.p) {
+		n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&r.p[r.n])), uintptr(len(r.p)-r.n))
+		switch e {
+		case 0:
+			r.n += int(n)
+			continue
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false
+		}
+		r.errno = e
+		return true
+	}
+	return true
+}
+
+// read has net.Conn.Read's results: io.EOF at end of stream, *net.OpError otherwise.
+func (r *rawIO) read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	r.p, r.n, r.errno = p, 0, 0
+	err := r.rc.Read(r.fn)
+	n, e := r.n, r.errno
+	r.p = nil
+	switch {
+	case err != nil:
+		return 0, &net.OpError{Op: "read", Net: "tcp", Err: err}
+	case e != 0:
+		return 0, &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", e)}
+	case n == 0:
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+// write has net.Conn.Write's results: all of p, or an *net.OpError.
+func (r *rawIO) write(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	r.p, r.n, r.errno = p, 0, 0
+	err := r.rc.Write(r.fn)
+	n, e := r.n, r.errno
+	r.p = nil
+	switch {
+	case err != nil:
+		return n, &net.OpError{Op: "write", Net: "tcp", Err: err}
+	case e != 0:
+		return n, &net.OpError{Op: "write", Net: "tcp", Err: os.NewSyscallError("write", e)}
+	}
+	return n, nil
 }

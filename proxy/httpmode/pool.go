@@ -128,22 +128,58 @@ type srvConn struct {
 	conn      net.Conn
 	raw       *net.TCPConn // nil when not TCP (tests over net.Pipe)
 	dr        deadlineReader
+	w         deadlineWriter // request writes; its deadline outlives one request
+	rio, wio  rawIO
 	r         *http1.Reader
 	pool      *Pool
 	idleSince time.Time
 	uses      int
 	buf       []byte
+	bufp      *[]byte // buf's box for srvBufPool; nil once recycled
 }
 
 func newSrvConn(c net.Conn, pool *Pool, bufSize int) *srvConn {
-	sc := &srvConn{conn: c, pool: pool, buf: make([]byte, bufSize)}
+	bp := getSrvBuf(bufSize)
+	sc := &srvConn{conn: c, pool: pool, buf: *bp, bufp: bp}
 	sc.raw, _ = c.(*net.TCPConn)
+	var rc syscall.RawConn
+	if sc.raw != nil {
+		rc, _ = sc.raw.SyscallConn()
+	}
 	sc.dr.conn = c
+	sc.dr.raw = sc.rio.bind(rc, false)
+	sc.w = deadlineWriter{conn: c, raw: sc.wio.bind(rc, true)}
 	sc.r = http1.NewReader(&sc.dr, sc.buf)
 	return sc
 }
 
-func (c *srvConn) close() { c.conn.Close() }
+// close closes the connection and recycles its read window. Only the connection's
+// owner calls it, once it is done with the window: the session that uses it, or the
+// pool while it is idle there (abort and the request body goroutine close sc.conn
+// itself, which leaves the window alone). A second close does not recycle twice.
+func (c *srvConn) close() {
+	c.conn.Close()
+	if c.bufp != nil {
+		c.r.Reset(nil)
+		srvBufPool.Put(c.bufp)
+		c.bufp, c.buf = nil, nil
+	}
+}
+
+// srvBufPool recycles server read windows: a connection per request (httpclose,
+// http-server-close, reuse safe's first request) would otherwise allocate and clear
+// one each time.
+var srvBufPool sync.Pool // of *[]byte
+
+func getSrvBuf(n int) *[]byte {
+	if v := srvBufPool.Get(); v != nil {
+		if b := v.(*[]byte); len(*b) == n {
+			return b
+		}
+	}
+	b := make([]byte, n)
+	return &b
+}
 
 // alive peeks at an idle connection without blocking: a server that closed it (EOF) or
 // sent unsolicited bytes makes it unusable. Non-TCP connections are assumed alive.

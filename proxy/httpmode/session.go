@@ -9,6 +9,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"appl/proxy/acl"
@@ -26,10 +27,12 @@ type session struct {
 	ctx context.Context
 	c   net.Conn
 
-	cdr deadlineReader // client reads
-	cw  deadlineWriter // client writes
-	sw  deadlineWriter // server writes (rebound per server connection)
-	cr  *http1.Reader
+	cdr deadlineReader  // client reads
+	cw  deadlineWriter  // client writes
+	sw  *deadlineWriter // server writes: the current server connection's
+	// raw reads and writes of c (see rawIO); kept with the pooled session.
+	crio, cwio rawIO
+	cr         *http1.Reader
 
 	rbuf, out, reqHead, scratch, bscratch, lf, rep, cookieBuf, reqLine []byte
 
@@ -102,8 +105,12 @@ func newSession(f *Frontend) *session {
 func (f *Frontend) Serve(ctx context.Context, c net.Conn, accept time.Time, env Env, txn *acl.Txn) SessionStats {
 	s := newSession(f)
 	s.env, s.txn, s.ctx, s.c, s.accept = env, txn, ctx, c, accept
-	s.cdr = deadlineReader{conn: c}
-	s.cw = deadlineWriter{conn: c}
+	var rc syscall.RawConn
+	if tc, ok := c.(*net.TCPConn); ok {
+		rc, _ = tc.SyscallConn()
+	}
+	s.cdr = deadlineReader{conn: c, raw: s.crio.bind(rc, false)}
+	s.cw = deadlineWriter{conn: c, raw: s.cwio.bind(rc, true)}
 	s.cr.Reset(&s.cdr)
 	s.stats = SessionStats{}
 	s.nreq = 0
@@ -129,7 +136,8 @@ func (f *Frontend) Serve(ctx context.Context, c net.Conn, accept time.Time, env 
 	st := s.stats
 	st.BytesIn, st.BytesOut = s.cdr.n, s.cw.n
 	s.env, s.txn, s.ctx, s.c = nil, nil, nil, nil
-	s.cdr, s.cw, s.sw = deadlineReader{}, deadlineWriter{}, deadlineWriter{}
+	s.cdr, s.cw, s.sw = deadlineReader{}, deadlineWriter{}, nil
+	s.crio.rc, s.cwio.rc = nil, nil
 	s.cr.Reset(nil)
 	s.cur.Store(nil)
 	if !s.bodyRunning {
@@ -500,7 +508,8 @@ func (s *session) forward(bp *backendProg, srv Server, ck cookieState, serverKee
 	for attempt := 0; ; attempt++ {
 		s.cur.Store(sc)
 		sc.uses++
-		s.sw = deadlineWriter{conn: sc.conn, idle: to.server, dirty: true}
+		sc.w.setIdle(to.server)
+		s.sw = &sc.w
 		sc.dr.setIdle(0)
 		sc.dr.setFixed(deadline(time.Now(), to.server))
 		_, err = s.sw.Write(s.reqHead)
@@ -734,7 +743,7 @@ func (s *session) startBody(sc *srvConn, fr http1.Framing, to timeouts) {
 }
 
 func (s *session) copyReqBody() {
-	sc, fr, to := s.bodySrv, s.bodyFraming, s.bodyTo
+	sc, fr, to, sw := s.bodySrv, s.bodyFraming, s.bodyTo, s.sw
 	defer func() {
 		// This goroutine is not under the data plane's recover: a bug here must not
 		// take the process down. Report it as a failed body.
@@ -747,13 +756,13 @@ func (s *session) copyReqBody() {
 	var r bodyResult
 	switch fr.Kind {
 	case http1.BodyLength:
-		r = s.copyLength(&s.sw, &s.cdr, s.cr, fr.Length)
+		r = s.copyLength(sw, &s.cdr, s.cr, fr.Length)
 	case http1.BodyChunked:
-		s.sw.err = nil
-		n, err := s.cr.CopyBody(&s.sw, fr, &s.dec, s.bscratch)
+		sw.err = nil
+		n, err := s.cr.CopyBody(sw, fr, &s.dec, s.bscratch)
 		r = bodyResult{n: n, err: err}
 		if err != nil {
-			r.clientSide = s.sw.err == nil
+			r.clientSide = sw.err == nil
 		}
 	}
 	if r.err != nil {
