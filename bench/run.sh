@@ -17,6 +17,7 @@
 #   SPLICE=0        1: add "option splice-auto" to defaults (haproxy does not
 #                   splice by default; the config stays the same for both)
 #   KEEP=0          1: keep the temp dir (configs, logs, raw tool output)
+#   APPLD_B=""      A/B: run this other appld binary as column appldB (with B_ENV)
 #   B_ENV=""        A/B: also run the same appld with these environment
 #                   settings (e.g. B_ENV="APPL_EVLOOP=on") as column appldB,
 #                   alternating with the others in every round
@@ -34,6 +35,9 @@ SPLICE=${SPLICE:-0}
 HAPROXY=${HAPROXY:-haproxy}
 APPLD=${APPLD:-}
 B_ENV=${B_ENV:-}
+APPLD_B=${APPLD_B:-}
+# APPLD_B alone (another binary as appldB) needs a non-empty B_ENV to switch the column on.
+[ -n "$APPLD_B" ] && [ -z "$B_ENV" ] && B_ENV="APPLD_B=1"
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TMP=$(mktemp -d /tmp/appl-bench.XXXXXX)
@@ -225,7 +229,7 @@ start_proxy() {
 	haproxy) start haproxy "${PROXY_CPU[@]}" "$HAPROXY" -db -f "$CFG" ;;
 	appld) start appld env GOMAXPROCS="$THREADS" "${PROXY_CPU[@]}" "$APPLD" -f "$CFG" ;;
 	# shellcheck disable=SC2086 # B_ENV is a list of NAME=VALUE words
-	appldB) start appldB env $B_ENV GOMAXPROCS="$THREADS" "${PROXY_CPU[@]}" "$APPLD" -f "$CFG" ;;
+	appldB) start appldB env $B_ENV GOMAXPROCS="$THREADS" "${PROXY_CPU[@]}" "${APPLD_B:-$APPLD}" -f "$CFG" ;;
 	esac
 	PROXY_PID=$LAST_PID
 	if ! wait_for 10 ready_or_dead "$PROXY_PID" || ! kill -0 "$PROXY_PID" 2>/dev/null; then
@@ -416,7 +420,11 @@ echo "$ROUNDS rounds x ${DURATION}s, alternating appld/haproxy/direct; nbthread 
 [ -n "$IDLE_NOTE" ] && echo "$IDLE_NOTE"
 echo
 if [ -n "$B_ENV" ]; then
-	echo "appldB: the same appld with $B_ENV (result column judges appld)"
+	if [ -n "$APPLD_B" ]; then
+		echo "appldB: $APPLD_B with $B_ENV (result column judges appld)"
+	else
+		echo "appldB: the same appld with $B_ENV (result column judges appld)"
+	fi
 	printf '%-34s %10s %10s %10s %8s %10s %8s  %-18s %s\n' "metric (mean of rounds)" direct haproxy appld "a/h" appldB "b/h" target result
 else
 	printf '%-34s %10s %10s %10s %8s  %-18s %s\n' "metric (mean of rounds)" direct haproxy appld "a/h" target result

@@ -104,7 +104,7 @@ func (p *Proxy) Sessions() []SessionInfo {
 		si := SessionInfo{ID: x.id, Frontend: x.fe.name, Age: now.Sub(x.accept)}
 		// src (PROXY header), be and srv are written by the connection's goroutine; read
 		// them through the relay, which is stored once they are set for good.
-		src := addrPort(x.client.RemoteAddr())
+		src := x.clientAddr()
 		if r := x.relay.Load(); r != nil {
 			src = x.src
 			si.Backend, si.Server = x.be.name, x.srv.name
@@ -134,12 +134,12 @@ func (p *Proxy) ShutdownSession(id uint64) error {
 		p.sessMu.Unlock()
 		return ErrNoSession
 	}
-	r, c := found.relay.Load(), found.client
+	r := found.relay.Load()
 	p.sessMu.Unlock()
 	if r != nil {
 		r.Kill('K')
 	} else {
-		c.Close()
+		found.killClient('K')
 	}
 	return nil
 }

@@ -2,13 +2,17 @@ package proxy
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
+	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
@@ -17,6 +21,7 @@ import (
 	"appl/proxy/acl"
 	"appl/proxy/config"
 	"appl/proxy/httpmode"
+	"appl/proxy/relay"
 	"appl/proxy/tcprules"
 )
 
@@ -161,13 +166,22 @@ func (l *limiter) limit() int {
 
 // listener is one listening socket, kept across reloads while its address stays.
 type listener struct {
-	key  string
-	ln   *net.TCPListener
-	bind atomic.Pointer[config.Bind]
-	fe   atomic.Pointer[frontend]
-	quit chan struct{}
-	once sync.Once
-	done chan struct{}
+	key string
+	ln  *net.TCPListener
+	// rf is a duplicate of ln's descriptor for accept4 (raw accept of tcp frontends),
+	// rc its RawConn: a TCPListener's own RawConn cannot wait (Read is EINVAL), an
+	// os.File of a non-blocking descriptor waits in Go's netpoller. Opened by attach
+	// when the accept loop starts, closed with ln. local is ln's address, the local
+	// address of every accepted socket unless ln is bound to a wildcard address or
+	// transparent (then getsockname tells it).
+	rf    *os.File
+	rc    syscall.RawConn
+	local netip.AddrPort
+	bind  atomic.Pointer[config.Bind]
+	fe    atomic.Pointer[frontend]
+	quit  chan struct{}
+	once  sync.Once
+	done  chan struct{}
 
 	// pause state (runtime `disable frontend`): the socket stays open but stops
 	// listening (shutdown SHUT_RD), so new connections are refused; resume listens again.
@@ -238,6 +252,9 @@ func (l *listener) close() {
 	l.once.Do(func() {
 		close(l.quit)
 		l.ln.Close()
+		if l.rf != nil {
+			l.rf.Close() // wakes acceptRaw; the socket closes with its last descriptor
+		}
 	})
 }
 
@@ -314,6 +331,9 @@ func listen(b *config.Bind) (*net.TCPListener, error) {
 				if b.V6Only {
 					unix.SetsockoptInt(int(fd), unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 1)
 				}
+				// Accepted sockets inherit TCP_NODELAY from the listener (Linux clones
+				// the listener's socket): raw accepts need no setsockopt of their own.
+				unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
 			})
 			if err != nil {
 				return err
@@ -342,6 +362,10 @@ func (p *Proxy) attach(g *generation, opened map[string]*listener) {
 				p.listeners[k] = l
 				l.bind.Store(b)
 				l.fe.Store(fe)
+				if err := l.openRaw(); err != nil {
+					// Accepts then all go through Go's listener (rawPath sees no rc).
+					p.log.Warn("raw accept unavailable", zap.String("bind", b.Address), zap.Error(err))
+				}
 				go p.acceptLoop(l)
 				continue
 			}
@@ -391,7 +415,19 @@ func (p *Proxy) acceptLoop(l *listener) {
 			gl.release()
 			return
 		}
-		c, err := l.ln.AcceptTCP()
+		// A tcp frontend whose path never reads the client before the relay takes the
+		// socket raw (accept4, no net.TCPConn): it goes to an event loop without
+		// entering Go's netpoller (docs/dev/l4perf.md, "Raw accept").
+		fe = l.fe.Load()
+		b := l.bind.Load()
+		var c *net.TCPConn
+		var ra rawAccepted
+		var err error
+		if l.rc != nil && rawPath(fe, b) {
+			ra, err = l.acceptRaw(b)
+		} else {
+			c, err = l.ln.AcceptTCP()
+		}
 		if err != nil {
 			fl.release()
 			gl.release()
@@ -430,6 +466,123 @@ func (p *Proxy) acceptLoop(l *listener) {
 		// The frontend may have changed while waiting for a slot: the connection belongs
 		// to the one current now, with the slots it took.
 		p.actconn.Add(1)
+		if c == nil {
+			go p.serveRaw(ra, l.fe.Load(), l.bind.Load(), gl, fl)
+			continue
+		}
 		go p.serve(c, l.fe.Load(), l.bind.Load(), gl, fl)
 	}
+}
+
+// rawPath reports whether connections of fe on bind b can be accepted raw: the event
+// loops relay (not APPL_EVLOOP=off), and nothing before the relay needs a net.Conn
+// (TLS, a PROXY header to read, inspect-delay, the http engine).
+func rawPath(fe *frontend, b *config.Bind) bool {
+	return relay.DefaultMode() == relay.ModeLoop && fe.http == nil && b.TLS == nil && !b.AcceptProxy &&
+		!fe.rules.NeedsData()
+}
+
+// openRaw prepares l for acceptRaw: a duplicate of the listening descriptor (already
+// non-blocking) as an os.File in Go's netpoller.
+func (l *listener) openRaw() error {
+	rc, err := l.ln.SyscallConn()
+	if err != nil {
+		return err
+	}
+	nfd := -1
+	var derr error
+	if err := rc.Control(func(fd uintptr) { nfd, derr = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
+		return err
+	}
+	if derr != nil {
+		return os.NewSyscallError("fcntl", derr)
+	}
+	f := os.NewFile(uintptr(nfd), "listener "+l.key)
+	if l.rc, err = f.SyscallConn(); err != nil {
+		f.Close()
+		return err
+	}
+	l.rf = f
+	if a := addrPort(l.ln.Addr()); !a.Addr().IsUnspecified() {
+		l.local = a
+	}
+	return nil
+}
+
+// rawAccepted is a client socket accepted by acceptRaw.
+type rawAccepted struct {
+	fd          int
+	peer, local netip.AddrPort
+}
+
+// acceptRaw accepts one connection with accept4 on the listener's socket, waiting in
+// Go's netpoller when none is pending. The socket is non-blocking and close-on-exec.
+func (l *listener) acceptRaw(b *config.Bind) (rawAccepted, error) {
+	var ra rawAccepted
+	var rsa unix.RawSockaddrAny
+	var aerr error
+	err := l.rc.Read(func(fd uintptr) bool {
+		for {
+			// The system call itself: unix.Accept4 adds a getsockopt(SO_PROTOCOL) per
+			// accept (to tell L2TP sockets apart) and allocates the address.
+			n := uint32(unix.SizeofSockaddrAny)
+			r, _, e := unix.RawSyscall6(unix.SYS_ACCEPT4, fd, uintptr(unsafe.Pointer(&rsa)), uintptr(unsafe.Pointer(&n)),
+				unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0, 0)
+			ra.fd, aerr = int(r), nil
+			if e != 0 {
+				aerr = e
+			}
+			// As Go's accept: a connection reset while queued is skipped.
+			if aerr != unix.ECONNABORTED && aerr != unix.EINTR {
+				return aerr != unix.EAGAIN
+			}
+		}
+	})
+	if err == nil {
+		err = aerr
+	} else {
+		select {
+		case <-l.quit:
+			err = net.ErrClosed // rf closed by l.close ("use of closed file")
+		default:
+		}
+	}
+	if err != nil {
+		if _, ok := err.(unix.Errno); ok {
+			err = &net.OpError{Op: "accept", Net: "tcp", Addr: l.ln.Addr(), Err: os.NewSyscallError("accept4", err)}
+		}
+		return rawAccepted{}, err
+	}
+	ra.peer = rawAddrPort(&rsa)
+	ra.local = l.local
+	// With a transparent bind the local address is the client's original destination.
+	if !ra.local.IsValid() || b.Transparent {
+		if la, err := unix.Getsockname(ra.fd); err == nil {
+			ra.local = sockaddrPort(la)
+		}
+	}
+	return ra, nil
+}
+
+// rawAddrPort reads an IPv4 or IPv6 address (IPv4-mapped ones unmapped) from accept.
+func rawAddrPort(rsa *unix.RawSockaddrAny) netip.AddrPort {
+	switch rsa.Addr.Family {
+	case unix.AF_INET:
+		a := (*unix.RawSockaddrInet4)(unsafe.Pointer(rsa))
+		return netip.AddrPortFrom(netip.AddrFrom4(a.Addr), binary.BigEndian.Uint16((*[2]byte)(unsafe.Pointer(&a.Port))[:]))
+	case unix.AF_INET6:
+		a := (*unix.RawSockaddrInet6)(unsafe.Pointer(rsa))
+		return netip.AddrPortFrom(netip.AddrFrom16(a.Addr).Unmap(), binary.BigEndian.Uint16((*[2]byte)(unsafe.Pointer(&a.Port))[:]))
+	}
+	return netip.AddrPort{}
+}
+
+func sockaddrPort(sa unix.Sockaddr) netip.AddrPort {
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port))
+	case *unix.SockaddrInet6:
+		return netip.AddrPortFrom(netip.AddrFrom16(a.Addr).Unmap(), uint16(a.Port))
+	}
+	return netip.AddrPort{}
 }

@@ -36,6 +36,14 @@ type session struct {
 	srv    *server
 	gl, fl *limiter
 	client *net.TCPConn
+	// cfd is the client socket accepted raw (serveRaw), owned by the session until the
+	// relay takes it (then -1); client is nil meanwhile. cmu guards cfd, ckill and the
+	// change from cfd to client; ckill is the cause of a kill that came before the relay.
+	cfd   int
+	cmu   sync.Mutex
+	ckill byte
+	// peer is the client's address from accept (raw sessions), before any PROXY header.
+	peer netip.AddrPort
 	// tlsClient: the client side is a *tls.Conn (ssl bind)
 	tlsClient bool
 	src, dst  netip.AddrPort
@@ -129,7 +137,7 @@ func (s *server) killSessions(cause byte) int {
 func (p *Proxy) killAll(cause byte) int {
 	p.sessMu.Lock()
 	var rs []*relay.Relay
-	var cs []*net.TCPConn
+	var cs []*session
 	var crs []*connRelay
 	var hs []context.CancelFunc
 	for x := p.sessions.head; x != nil; x = x.gnext {
@@ -140,15 +148,15 @@ func (p *Proxy) killAll(cause byte) int {
 		} else if x.cancel != nil {
 			hs = append(hs, x.cancel)
 		} else {
-			cs = append(cs, x.client)
+			cs = append(cs, x)
 		}
 	}
 	p.sessMu.Unlock()
 	for _, r := range rs {
 		r.Kill(cause)
 	}
-	for _, c := range cs {
-		c.Close()
+	for _, x := range cs {
+		x.killClient(cause)
 	}
 	for _, cr := range crs {
 		cr.Kill(cause)
@@ -161,7 +169,18 @@ func (p *Proxy) killAll(cause byte) int {
 
 // serve takes an accepted connection through the whole path up to the relay.
 func (p *Proxy) serve(c *net.TCPConn, fe *frontend, b *config.Bind, gl, fl *limiter) {
-	s := &session{p: p, fe: fe, client: c, gl: gl, fl: fl, accept: time.Now(), tw: -1, tc: -1, term: [2]byte{'-', '-'}, id: sessionIDs.Add(1)}
+	s := &session{p: p, fe: fe, client: c, cfd: -1, gl: gl, fl: fl, accept: time.Now(), tw: -1, tc: -1, term: [2]byte{'-', '-'}, id: sessionIDs.Add(1)}
+	p.serveSession(s, b)
+}
+
+// serveRaw is serve for a client socket accepted raw (listener.acceptRaw).
+func (p *Proxy) serveRaw(ra rawAccepted, fe *frontend, b *config.Bind, gl, fl *limiter) {
+	s := &session{p: p, fe: fe, cfd: ra.fd, peer: ra.peer, src: ra.peer, dst: ra.local, gl: gl, fl: fl, accept: time.Now(), tw: -1, tc: -1, term: [2]byte{'-', '-'}, id: sessionIDs.Add(1)}
+	p.serveSession(s, b)
+}
+
+func (p *Proxy) serveSession(s *session, b *config.Bind) {
+	fe := s.fe
 	fe.cur.Add(1)
 	fe.total.Add(1)
 	p.sessMu.Lock()
@@ -178,7 +197,7 @@ func (p *Proxy) serve(c *net.TCPConn, fe *frontend, b *config.Bind, gl, fl *limi
 			}
 		}
 		if !handedOff {
-			c.Close()
+			s.closeClient()
 			if s.srv != nil {
 				s.be.release(s.srv)
 				s.srv = nil
@@ -189,11 +208,21 @@ func (p *Proxy) serve(c *net.TCPConn, fe *frontend, b *config.Bind, gl, fl *limi
 	if h := p.testHook.Load(); h != nil {
 		(*h)()
 	}
-	s.src = addrPort(c.RemoteAddr())
-	// With a transparent bind, the local address of the accepted socket is the client's
-	// original destination (TPROXY); otherwise it is our own address. Either way it is
-	// what dst fetches see.
-	s.dst = addrPort(c.LocalAddr())
+	// The frontend or bind may have changed since a raw accept decided the path (reload):
+	// a path that reads the client before the relay gets a net.Conn.
+	if s.cfd >= 0 && !rawPath(fe, b) {
+		if err := s.toConn(); err != nil {
+			return
+		}
+	}
+	c := s.client
+	if c != nil {
+		s.src = addrPort(c.RemoteAddr())
+		// With a transparent bind, the local address of the accepted socket is the
+		// client's original destination (TPROXY); otherwise it is our own address.
+		// Either way it is what dst fetches see. (Raw sessions got both from accept.)
+		s.dst = addrPort(c.LocalAddr())
+	}
 	rs := rulesPool.Get().(*tcprules.Session)
 	rs.Reset(s.src, s.dst)
 	rs.Txn.FrontendName = fe.name
@@ -224,7 +253,10 @@ func (p *Proxy) serve(c *net.TCPConn, fe *frontend, b *config.Bind, gl, fl *limi
 		}
 	}
 	rs.Txn.Src, rs.Txn.Dst = s.src, s.dst
-	var cc net.Conn = c // the client side as forwarded: a *tls.Conn on ssl binds
+	var cc net.Conn // the client side as forwarded: a *tls.Conn on ssl binds
+	if c != nil {
+		cc = c
+	}
 	if b.TLS != nil {
 		tc, ok := p.tlsAccept(s, c, b)
 		if !ok {
@@ -295,6 +327,14 @@ func (p *Proxy) serve(c *net.TCPConn, fe *frontend, b *config.Bind, gl, fl *limi
 		return
 	}
 	s.srv = srv
+	// Killed while queued (hard stop, shutdown session): no point dialing.
+	s.cmu.Lock()
+	k := s.ckill
+	s.cmu.Unlock()
+	if k != 0 {
+		s.term = [2]byte{k, 'Q'}
+		return
+	}
 	up, err := s.connect(key)
 	if err != nil {
 		be.connErrors.Add(1)
@@ -307,6 +347,14 @@ func (p *Proxy) serve(c *net.TCPConn, fe *frontend, b *config.Bind, gl, fl *limi
 		scc = up.tc
 	}
 	if s.srv.spec.Load().cfg.TLS != nil {
+		// connRelay forwards net.Conns: a raw client socket becomes one.
+		if s.client == nil {
+			if err := s.toConn(); err != nil {
+				up.close()
+				return
+			}
+			c, cc = s.client, s.client
+		}
 		if scc, err = s.serverTLS(up.tc, &rs.Txn); err != nil {
 			be.connErrors.Add(1)
 			return
@@ -341,7 +389,12 @@ func (p *Proxy) serve(c *net.TCPConn, fe *frontend, b *config.Bind, gl, fl *limi
 		cr.run()
 		return
 	}
-	r, err := up.relay(c, opt, s.relayDone)
+	var r *relay.Relay
+	if c != nil {
+		r, err = up.relay(c, opt, s.relayDone)
+	} else {
+		r, err = up.relayRaw(s.cfd, opt, s.relayDone)
+	}
 	if err != nil {
 		s.srv.sessMu.Lock()
 		s.srv.sess.delS(s)
@@ -350,6 +403,17 @@ func (p *Proxy) serve(c *net.TCPConn, fe *frontend, b *config.Bind, gl, fl *limi
 	}
 	s.relay.Store(r)
 	handedOff = true
+	if c == nil {
+		// The relay owns the raw socket now; a kill that came before it was stored is
+		// passed on (killClient sees the relay from here on).
+		s.cmu.Lock()
+		s.cfd = -1
+		k := s.ckill
+		s.cmu.Unlock()
+		if k != 0 {
+			r.Kill(k)
+		}
+	}
 	// This goroutine becomes the client-to-server direction.
 	r.Run()
 }
@@ -382,12 +446,91 @@ func (s *session) refuse(v tcprules.Verdict, early bool) {
 	} else {
 		s.fe.deniedReq.Add(1)
 	}
+	if s.client == nil {
+		switch {
+		case v == tcprules.SilentDrop:
+			if !silentDropFD(s.cfd) {
+				lingerZero(s.cfd)
+			}
+		case early:
+			lingerZero(s.cfd)
+		}
+		return
+	}
 	switch {
 	case v == tcprules.SilentDrop:
 		silentDrop(s.client)
 	case early:
 		s.client.SetLinger(0)
 	}
+}
+
+// lingerZero makes the close of fd send an RST (SetLinger(0) of a raw socket).
+func lingerZero(fd int) {
+	unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
+}
+
+// closeClient closes the client socket unless a relay took it.
+func (s *session) closeClient() {
+	s.cmu.Lock()
+	fd, c := s.cfd, s.client
+	s.cfd = -1
+	s.cmu.Unlock()
+	if fd >= 0 {
+		unix.Close(fd)
+	}
+	if c != nil {
+		c.Close()
+	}
+}
+
+// killClient ends a session that had no relay when the killer looked (hard stop,
+// shutdown session): its relay if it got one since, else its client socket (a raw one
+// is shut down, closed later by its goroutine, which passes the cause to the relay).
+func (s *session) killClient(cause byte) {
+	s.cmu.Lock()
+	if r := s.relay.Load(); r != nil {
+		s.cmu.Unlock()
+		r.Kill(cause)
+		return
+	}
+	s.ckill = cause
+	c := s.client
+	if s.cfd >= 0 {
+		unix.Shutdown(s.cfd, unix.SHUT_RDWR)
+	}
+	s.cmu.Unlock()
+	if c != nil {
+		c.Close()
+	}
+}
+
+// clientAddr is the client's address as accepted (Sessions); called under p.sessMu.
+func (s *session) clientAddr() netip.AddrPort {
+	if s.client != nil {
+		return addrPort(s.client.RemoteAddr())
+	}
+	return s.peer
+}
+
+// toConn turns the raw client socket into s.client, for the paths that need a net.Conn.
+func (s *session) toConn() error {
+	s.cmu.Lock()
+	defer s.cmu.Unlock()
+	f := os.NewFile(uintptr(s.cfd), "client")
+	nc, err := net.FileConn(f) // a duplicate in Go's netpoller
+	f.Close()
+	s.cfd = -1
+	if err != nil {
+		return err
+	}
+	s.p.sessMu.Lock()
+	s.client = nc.(*net.TCPConn)
+	s.p.sessMu.Unlock()
+	if s.ckill != 0 {
+		s.client.Close()
+	}
+	return nil
 }
 
 // silentDrop makes the following close send nothing: TCP_REPAIR lets the kernel drop
@@ -399,17 +542,20 @@ func silentDrop(c *net.TCPConn) {
 		return
 	}
 	repaired := false
-	rc.Control(func(fd uintptr) {
-		if unix.SetsockoptInt(int(fd), unix.SOL_TCP, unix.TCP_REPAIR, 1) == nil {
-			repaired = true
-			return
-		}
-		unix.SetsockoptInt(int(fd), unix.SOL_IP, unix.IP_TTL, 1)
-		unix.SetsockoptInt(int(fd), unix.SOL_IPV6, unix.IPV6_UNICAST_HOPS, 1)
-	})
+	rc.Control(func(fd uintptr) { repaired = silentDropFD(int(fd)) })
 	if !repaired {
 		c.SetLinger(0)
 	}
+}
+
+// silentDropFD is silentDrop's socket work; false: no TCP_REPAIR, the caller lingers 0.
+func silentDropFD(fd int) bool {
+	if unix.SetsockoptInt(fd, unix.SOL_TCP, unix.TCP_REPAIR, 1) == nil {
+		return true
+	}
+	unix.SetsockoptInt(fd, unix.SOL_IP, unix.IP_TTL, 1)
+	unix.SetsockoptInt(fd, unix.SOL_IPV6, unix.IPV6_UNICAST_HOPS, 1)
+	return false
 }
 
 // waitData waits until the client sent something or d passed (tcp-request

@@ -44,6 +44,20 @@ func (u upstream) relay(c *net.TCPConn, opt relay.Options, done func(relay.Resul
 	return r, err
 }
 
+// relayRaw is relay for a raw client socket (serveRaw): cfd goes to the relay with the
+// server socket; on error the server socket is closed, cfd stays the caller's.
+func (u upstream) relayRaw(cfd int, opt relay.Options, done func(relay.Result)) (*relay.Relay, error) {
+	sfd := u.fd
+	if u.tc != nil {
+		var err error
+		if sfd, err = evloop.Detach(u.tc); err != nil {
+			u.tc.Close()
+			return nil, err
+		}
+	}
+	return relay.NewFDs(cfd, sfd, opt, done), nil
+}
+
 // dialUpstream connects to s.srv once, raw when the event loops relay and the server
 // has no source address.
 func (s *session) dialUpstream(timeout time.Duration) (upstream, error) {

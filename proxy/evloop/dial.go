@@ -46,7 +46,7 @@ func Dial(remote netip.AddrPort, o DialOptions) (int, error) {
 	if remote.Addr().Unmap().Is4() {
 		family = unix.AF_INET
 	}
-	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
+	fd, err := rawSocket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
 	if err != nil {
 		return -1, opErr("socket", remote, err)
 	}
@@ -55,7 +55,7 @@ func Dial(remote netip.AddrPort, o DialOptions) (int, error) {
 		return -1, opErr(op, remote, err)
 	}
 	// As Go's net package: small writes go out at once.
-	unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	rawNoDelay(fd)
 	if o.Local.IsValid() {
 		if o.Transparent {
 			// Bind to the client's address, which is not ours: the kernel's TPROXY
@@ -86,8 +86,7 @@ func Dial(remote netip.AddrPort, o DialOptions) (int, error) {
 		return fail("connect", err)
 	}
 	// On loopback the handshake is usually over by now: look without waiting.
-	pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
-	if n, _ := unix.Poll(pfd, 0); n == 1 && pfd[0].Revents == unix.POLLOUT {
+	if n, rev := rawConnected(fd); n == 1 && rev == unix.POLLOUT {
 		return fd, nil
 	} else if n != 1 {
 		if err := pickLoop().waitWritable(fd, o.Timeout); err != nil {

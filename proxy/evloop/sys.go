@@ -75,3 +75,27 @@ func rawConnect(fd int, ap netip.AddrPort) error {
 	}
 	return errnoErr(e)
 }
+
+// rawSocket, rawNoDelay and rawConnected are Dial's other per-connection calls, raw
+// for the same reason (with raw accept they were the last ones that sysmon could find
+// "in a system call" on the connection path).
+func rawSocket(family, typ, proto int) (int, error) {
+	fd, _, e := unix.RawSyscall(unix.SYS_SOCKET, uintptr(family), uintptr(typ), uintptr(proto))
+	return int(fd), errnoErr(e)
+}
+
+func rawNoDelay(fd int) {
+	one := int32(1)
+	unix.RawSyscall6(unix.SYS_SETSOCKOPT, uintptr(fd), unix.IPPROTO_TCP, unix.TCP_NODELAY, uintptr(unsafe.Pointer(&one)), 4, 0)
+}
+
+// rawConnected polls fd for POLLOUT without waiting: 1 with its revents when ready.
+func rawConnected(fd int) (int, int16) {
+	pfd := unix.PollFd{Fd: int32(fd), Events: unix.POLLOUT}
+	var ts unix.Timespec
+	n, _, e := unix.RawSyscall6(unix.SYS_PPOLL, uintptr(unsafe.Pointer(&pfd)), 1, uintptr(unsafe.Pointer(&ts)), 0, 0, 0)
+	if e != 0 {
+		return -1, 0
+	}
+	return int(n), pfd.Revents
+}

@@ -113,3 +113,9 @@ func NewFD(client *net.TCPConn, server int, opt Options, done func(Result)) (*Re
 	}
 	return &Relay{opt: opt, done: done, lr: &loopRelay{fd: [2]int{cfd, server}}}, nil
 }
+
+// NewFDs is New for two raw sockets (a client accepted with accept4, a server dialed by
+// evloop.Dial or detached): the relay runs in ModeLoop and owns both from Run on.
+func NewFDs(client, server int, opt Options, done func(Result)) *Relay {
+	return &Relay{opt: opt, done: done, lr: &loopRelay{fd: [2]int{client, server}}}
+}
