@@ -65,3 +65,32 @@ func TestTrioWithWitnessCommitVisibleOnBoth(t *testing.T) {
 		t.Fatalf("witness with streams: %v", err)
 	}
 }
+
+// With NudgeCommits, a write through the follower returns once the
+// follower applied it without waiting for the leader's CommitTimeout tick:
+// the leader's barrier after the write tells the follower the commit index
+// at once. With CommitTimeout at 3 s (the only other way a follower learns
+// it on an idle pair), each Commit would take 3–6 s without it.
+func TestFollowerCommitDoesNotWaitForCommitTimeout(t *testing.T) {
+	c := newCluster(t, 2, false, func(cfg *Config) { cfg.CommitTimeout, cfg.NudgeCommits = 3*time.Second, true })
+	ld := c.waitLeader(10 * time.Second)
+	var fo *tnode
+	for _, x := range c.boxes() {
+		if x != ld {
+			fo = x
+		}
+	}
+	for i := range 5 {
+		t0 := time.Now()
+		k := fmt.Sprintf("nudge%d", i)
+		if err := fo.n.Commit(t.Context(), "maps", fmt.Appendf(nil, "%s=v", k)); err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(t0); d > 2*time.Second {
+			t.Fatalf("follower commit %d took %v", i, d)
+		}
+		if _, ok := fo.maps.get(k); !ok {
+			t.Fatalf("%s acknowledged on the follower but not applied there", k)
+		}
+	}
+}

@@ -16,7 +16,7 @@
 // appl package; the appliance wires proxy/stick and proxy/maps to it with
 // small adapters:
 //
-//	stick: table.SetSink(sinkFunc(func(b []stick.Delta) { node.Publish(name, stick.MarshalDeltas(b)) }), 512, 5*time.Millisecond)
+//	stick: table.SetSink(sinkFunc(func(b []stick.Delta) { node.Publish(name, stick.MarshalDeltas(b)) }), 256, 10*time.Millisecond)
 //	       ApplyRemote = UnmarshalDeltas + table.Apply; Snapshot/Restore = table's
 //	maps:  runtime edits go through node.Commit(ctx, "maps", maps.MarshalDeltas(...)),
 //	       acknowledged once applied; the adapter implements IndexedReplicated and
@@ -40,9 +40,11 @@
 //
 // # Writes
 //
-// Publish(stream, payload) never blocks: payloads are batched into one Raft
-// entry every Config.BatchEvery (or BatchMaxRecords/BatchMaxBytes) and the
-// publishing process does not apply its own entries again. Commit(ctx,
+// Publish(stream, payload) never blocks: payloads are batched into Raft
+// entries, at most one per Config.BatchEvery unless BatchMaxRecords or
+// BatchMaxBytes fill one (a payload arriving after a quiet BatchEvery goes
+// at once: the caller batched already), and the publishing process does
+// not apply its own entries again. Commit(ctx,
 // stream, payload) returns once the entry is committed and applied on this
 // node; a follower forwards to the leader. With no quorum (a pair that lost
 // a box, no witness) Commit fails with ErrNoQuorum until the peer returns or

@@ -72,9 +72,17 @@ type Config struct {
 	ElectionTimeout    time.Duration // 1s
 	LeaderLeaseTimeout time.Duration // 500ms: a leader without quorum steps down after this
 	CommitTimeout      time.Duration // 5ms: followers learn commits at least this often
-	SnapshotInterval   time.Duration // 30s
-	SnapshotThreshold  uint64        // 8192 entries
-	TrailingLogs       uint64        // 10240 entries kept after a snapshot
+	// NudgeCommits appends a Raft barrier after each committed write so the
+	// followers learn its commit at once (a follower's Commit: ~1 ms instead
+	// of CommitTimeout); it would allow a longer CommitTimeout (20 ms: half
+	// an idle pair's CPU). Off by default: the extra entries make a deposed
+	// leader's uncommitted log tail more frequent, and raft-wal v0.4.0 then
+	// fails the next restart ("sealed segment has no index block",
+	// hashicorp/raft-wal#31). Turn on with a raft-wal that fixes it.
+	NudgeCommits      bool
+	SnapshotInterval  time.Duration // 30s
+	SnapshotThreshold uint64        // 8192 entries
+	TrailingLogs      uint64        // 10240 entries kept after a snapshot
 
 	BatchEvery      time.Duration // 5ms: published deltas go to Raft at least this often
 	BatchMaxRecords int           // 256 published payloads make a batch at once
@@ -161,6 +169,11 @@ type Node struct {
 
 	badJoins     atomic.Int64
 	malformedRPC atomic.Int64
+
+	// nudge asks the leader to append a barrier right after a forwarded
+	// write committed, so the forwarding follower learns the commit index
+	// now instead of at the next CommitTimeout tick (see nudger).
+	nudge chan struct{}
 }
 
 // Start opens (or creates) the node's Raft state under cfg.DataDir and
@@ -189,6 +202,7 @@ func Start(cfg Config, streams ...Replicated) (*Node, error) {
 		fsm:     newFSM(binary.BigEndian.Uint64(incb[:])),
 		stop:    make(chan struct{}),
 		removed: map[string]bool{},
+		nudge:   make(chan struct{}, 1),
 	}
 	for _, s := range streams {
 		if err := n.fsm.register(s); err != nil {
@@ -208,10 +222,35 @@ func Start(cfg Config, streams ...Replicated) (*Node, error) {
 		}
 		n.gossip = g
 	}
-	n.wg.Add(2)
+	n.wg.Add(3)
 	go n.pub.run()
 	go n.maintain()
+	go n.nudger()
 	return n, nil
+}
+
+// nudger appends a Raft barrier (a log entry the FSM never sees) after a
+// write (Commit, resync) committed on this leader when Config.NudgeCommits
+// is set. A follower learns a commit index only from the next
+// AppendEntries, which hashicorp/raft sends when a new entry is appended
+// or, idle, after a random 1–2 × CommitTimeout; a follower's Commit waits
+// for its own apply (read-your-writes), so without the barrier it takes
+// the leader's commit plus that tick. At most one barrier is in flight
+// and one more queued: a burst of writes costs two entries, not one each.
+func (n *Node) nudger() {
+	defer n.wg.Done()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case <-n.nudge:
+		}
+		r := n.raft()
+		if r.State() != raft.Leader {
+			continue
+		}
+		_ = n.awaitFuture(r.Barrier(n.cfg.WriteTimeout), n.cfg.WriteTimeout+time.Second)
+	}
 }
 
 func (n *Node) logger(name string) hclog.Logger {
@@ -385,6 +424,16 @@ func (n *Node) applyLocal(entry []byte, timeout time.Duration) (uint64, error) {
 			return 0, ErrNoQuorum
 		}
 		return 0, err
+	}
+	if n.cfg.NudgeCommits && len(entry) > 0 && entry[0] != entryPublish {
+		// A write someone waits for (the forwarding follower waits for its
+		// own apply; a reader on the other box expects it there): tell
+		// the followers the commit index now. Published batches follow
+		// each other closely enough to carry it.
+		select {
+		case n.nudge <- struct{}{}:
+		default:
+		}
 	}
 	return f.Index(), nil
 }

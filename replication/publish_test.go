@@ -176,3 +176,37 @@ func TestGracefulCloseFlushesPublished(t *testing.T) {
 		return other.kv.len() == len(at)
 	})
 }
+
+// The publisher spaces entries by BatchEvery without a free-running
+// ticker: a payload after a quiet interval goes at once (the stick tables
+// batched it already), payloads right after it wait for the interval and
+// share one entry.
+func TestPublishSpacing(t *testing.T) {
+	const every = 2 * time.Second
+	c := newCluster(t, 2, false, func(cfg *Config) { cfg.BatchEvery = every })
+	ld := c.waitLeader(10 * time.Second)
+	var other *tnode
+	for _, x := range c.boxes() {
+		if x != ld {
+			other = x
+		}
+	}
+	entries := func() int64 { return ld.n.Status(t.Context()).Counters.PublishedEntries }
+	// Nothing was published yet: the first payload may go at once.
+	e0, t0 := entries(), time.Now()
+	ld.n.Publish("kv", []byte("first=1\n"))
+	waitFor(t, 10*time.Second, "first payload on the other box", func() bool { _, ok := other.kv.get("first"); return ok })
+	if d := time.Since(t0); d > every/2 {
+		t.Fatalf("a payload after a quiet interval took %v (interval %v)", d, every)
+	}
+	for i := range 5 {
+		ld.n.Publish("kv", fmt.Appendf(nil, "next%d=1\n", i))
+	}
+	waitFor(t, 10*time.Second, "the next payloads on the other box", func() bool { _, ok := other.kv.get("next4"); return ok })
+	if d := time.Since(t0); d < every-100*time.Millisecond {
+		t.Fatalf("the next entry left %v after the first (interval %v)", d, every)
+	}
+	if n := entries() - e0; n != 2 {
+		t.Fatalf("%d entries for 1 + 5 payloads, want 2", n)
+	}
+}

@@ -1,0 +1,188 @@
+package replication
+
+import (
+	"net/netip"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	appcluster "appl/appliance/cluster"
+	"appl/proxy/stick"
+)
+
+// BenchmarkStickLag50k is BenchmarkPublishLag50k with the appliance's own
+// adapters (appliance/cluster StickStream and AttachStick's sink, 512
+// deltas / 5 ms) around real stick tables: 50,000 new client entries per
+// second are created on the leader's table for one second per iteration;
+// a poller (every 0.5 ms) notes when each appears in the follower's table.
+// Target: p99 ≤ 50 ms.
+func BenchmarkStickLag50k(b *testing.B) {
+	c, ld, other := newStickPair(b)
+	var lags []time.Duration
+	b.ResetTimer()
+	for it := 0; it < b.N; it++ {
+		lags = append(lags, stickLoad(b, ld, other, byte(10+it), 50000, time.Second)...)
+	}
+	b.StopTimer()
+	cs := ld.n.Status(b.Context()).Counters
+	b.Logf("%d updates, %d payloads, %d entries, %d dropped, %d resyncs; leader %s", len(lags), cs.PublishedRecords, cs.PublishedEntries, cs.PublishDropped, cs.Resyncs, c.waitLeader(time.Second).id)
+	b.ReportMetric(float64(percentile(lags, .5).Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(percentile(lags, .99).Microseconds())/1000, "p99-ms")
+}
+
+// BenchmarkStickCPU4k creates 4,000 new entries per second on the leader
+// (about what one box's proxy reaches on this host when every connection
+// is a new client) for two seconds per iteration and reports the CPU the
+// whole process (both boxes) spent per update beyond the generator's own
+// table work, and the Raft entries per second: the cost of replication
+// per stick delta.
+func BenchmarkStickCPU4k(b *testing.B)  { benchStickCPU(b, 4000) }
+func BenchmarkStickCPU16k(b *testing.B) { benchStickCPU(b, 16000) }
+
+func benchStickCPU(b *testing.B, rate int) {
+	_, ld, other := newStickPair(b)
+	const dur = 2 * time.Second
+	var lags []time.Duration
+	cpu0, e0 := processCPU(), ld.n.Status(b.Context()).Counters.PublishedEntries
+	b.ResetTimer()
+	for it := 0; it < b.N; it++ {
+		lags = append(lags, stickLoad(b, ld, other, byte(10+it), rate, dur)...)
+	}
+	b.StopTimer()
+	cpu, es := processCPU()-cpu0, ld.n.Status(b.Context()).Counters.PublishedEntries-e0
+	b.ReportMetric(float64(cpu.Microseconds())/float64(len(lags)), "cpu-us/update")
+	b.ReportMetric(float64(es)/(float64(b.N)*dur.Seconds()), "entries/s")
+	b.ReportMetric(float64(percentile(lags, .99).Microseconds())/1000, "p99-ms")
+}
+
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// newStickPair is a pair whose boxes each replicate one real stick table
+// through the appliance's adapters.
+func newStickPair(b *testing.B) (c *cluster, ld, other *tnode) {
+	c = newClusterWith(b, 2, false, nil, func(tn *tnode) []Replicated {
+		def, err := stick.ParseDef([]string{"type", "ip", "size", "1m", "expire", "30m", "store", "conn_cnt,server_id,server_key"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		def.EnableServer()
+		tbl := stick.New("web", def, stick.Options{})
+		b.Cleanup(tbl.Close)
+		tn.extra = tbl
+		appcluster.AttachStick(tbl, func() appcluster.Publisher {
+			if n := tn.ptr.Load(); n != nil {
+				return n.Publish
+			}
+			return nil
+		})
+		return []Replicated{appcluster.StickStream{Table: "web", Find: func(string) *stick.Table { return tbl }}}
+	})
+	ld = c.waitLeader(10 * time.Second)
+	for _, x := range c.boxes() {
+		if x != ld {
+			other = x
+		}
+	}
+	return c, ld, other
+}
+
+// stickLoad creates rate×dur new entries (keys prefix.x.y.z) on ld's
+// table at rate per second and returns, for each, how long it took to
+// appear in other's table (a poller looks every 0.5 ms, in creation order).
+func stickLoad(b *testing.B, ld, other *tnode, prefix byte, rate int, dur time.Duration) []time.Duration {
+	perTick := max(rate/1000, 1) // one tick per millisecond
+	mt, ft := ld.extra.(*stick.Table), other.extra.(*stick.Table)
+	keys := make([]stick.Key, int(float64(rate)*dur.Seconds()))
+	for i := range keys {
+		keys[i], _ = mt.AddrKey(netip.AddrFrom4([4]byte{prefix, byte(i >> 16), byte(i >> 8), byte(i)}))
+	}
+	t0 := make([]time.Time, len(keys))
+	got := make([]time.Duration, len(keys))
+	var made atomic.Int64
+	done := make(chan struct{})
+	go func() { // follower-side poller
+		defer close(done)
+		seen := 0
+		deadline := time.Now().Add(dur + 30*time.Second)
+		for seen < len(keys) && time.Now().Before(deadline) {
+			upto := int(made.Load())
+			now := time.Now()
+			for seen < upto && ft.Lookup(keys[seen]) != nil {
+				got[seen] = now.Sub(t0[seen])
+				seen++
+			}
+			time.Sleep(500 * time.Microsecond) // poll period
+		}
+	}()
+	start := time.Now()
+	for i := 0; i < len(keys); i += perTick {
+		next := start.Add(time.Duration(i) * time.Second / time.Duration(rate))
+		if d := time.Until(next); d > 0 {
+			time.Sleep(d) // pacing the load generator
+		}
+		now := time.Now()
+		for j := i; j < i+perTick && j < len(keys); j++ {
+			e, err := mt.GetOrCreate(keys[j])
+			if err != nil {
+				b.Fatal(err)
+			}
+			e.SetServer(j%7+1, "srv")
+			e.CountConn()
+			t0[j] = now
+		}
+		made.Store(int64(min(i+perTick, len(keys))))
+	}
+	<-done
+	for i, g := range got {
+		if g == 0 {
+			b.Fatalf("key %d never reached the follower", i)
+		}
+	}
+	return got
+}
+
+// BenchmarkCommitLatencyFollower is BenchmarkCommitLatency on the
+// follower: forwarded to the leader, then waits for its own apply
+// (read-your-writes), which needs the follower to learn the commit index.
+func BenchmarkCommitLatencyFollower(b *testing.B) {
+	c := newCluster(b, 2, false, nil)
+	ld := c.waitLeader(10 * time.Second)
+	var fo *tnode
+	for _, x := range c.boxes() {
+		if x != ld {
+			fo = x
+		}
+	}
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		if err := fo.n.Commit(b.Context(), "maps", []byte("k=v")); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(percentile(lat, .5).Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(percentile(lat, .99).Microseconds())/1000, "p99-ms")
+}
+
+// BenchmarkIdlePairCPU reports the CPU a formed, idle pair (both boxes in
+// this process) spends per second: heartbeats, CommitTimeout appends,
+// gossip, status. It is part of every connection's cost on a loaded box.
+func BenchmarkIdlePairCPU(b *testing.B) {
+	newCluster(b, 2, false, nil).waitLeader(10 * time.Second)
+	time.Sleep(time.Second) // let the join's catch-up settle before measuring
+	cpu0 := processCPU()
+	b.ResetTimer()
+	for range b.N {
+		time.Sleep(time.Second) // the measured interval: nothing to wait for
+	}
+	b.StopTimer()
+	b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/1000/float64(b.N), "cpu-ms/s")
+}
