@@ -1,5 +1,5 @@
 // Package replication keeps the two boxes (and an optional witness) in
-// agreement: a hashicorp/raft cluster with a durable log (raft-wal) and
+// agreement: a hashicorp/raft cluster with a durable log (raft-boltdb) and
 // snapshots under the node's data dir, over one mutual-TLS port whose
 // certificates come from a cluster CA, and hashicorp/memberlist (with an
 // encrypted keyring) gossiping each node's live status.

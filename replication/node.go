@@ -20,8 +20,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/memberlist"
 	"github.com/hashicorp/raft"
-	raftwal "github.com/hashicorp/raft-wal"
-	"github.com/hashicorp/raft-wal/metadb"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 )
 
 // Errors a caller of Commit may see.
@@ -75,10 +74,9 @@ type Config struct {
 	// NudgeCommits appends a Raft barrier after each committed write so the
 	// followers learn its commit at once (a follower's Commit: ~1 ms instead
 	// of CommitTimeout); it would allow a longer CommitTimeout (20 ms: half
-	// an idle pair's CPU). Off by default: the extra entries make a deposed
-	// leader's uncommitted log tail more frequent, and raft-wal v0.4.0 then
-	// fails the next restart ("sealed segment has no index block",
-	// hashicorp/raft-wal#31). Turn on with a raft-wal that fixes it.
+	// an idle pair's CPU). Off by default here; the appliance turns it on. (It
+	// was off because raft-wal v0.4.0 failed restarts after log-suffix clears,
+	// which these entries make more frequent; the log store is raft-boltdb now.)
 	NudgeCommits      bool
 	SnapshotInterval  time.Duration // 30s
 	SnapshotThreshold uint64        // 8192 entries
@@ -143,8 +141,7 @@ type Node struct {
 	fsm       *fsm
 	w         atomic.Pointer[wire]
 	boundAddr string
-	wal       *raftwal.WAL
-	meta      *metadb.BoltMetaDB
+	wal       *raftboltdb.BoltStore
 	snaps     *raft.FileSnapshotStore
 	rconf     *raft.Config
 	r         atomic.Pointer[raft.Raft]
@@ -263,10 +260,11 @@ func (n *Node) openRaft() error {
 	if err := os.MkdirAll(raftDir, 0o700); err != nil {
 		return err
 	}
-	// WAL.Close leaves its meta store open (and locked): own it to close it.
-	n.meta = &metadb.BoltMetaDB{}
-	wal, err := raftwal.Open(raftDir, raftwal.WithSegmentSize(16<<20), raftwal.WithLogger(n.logger("wal")),
-		raftwal.WithMetaStore(n.meta))
+	// raft-boltdb, not raft-wal: raft-wal v0.4.0 (the last release) seals a segment
+	// without its index when Raft clears a log suffix (a deposed leader rejoining), and
+	// the next restart panics ("sealed segment has no index block", raft-wal#31, fixed
+	// only after that release). Log and stable store in one fsynced bolt file.
+	wal, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(raftDir, "raft.db")})
 	if err != nil {
 		return fmt.Errorf("replication: raft log in %s: %w", raftDir, err)
 	}
@@ -997,9 +995,6 @@ func (n *Node) shutdown(graceful bool) error {
 func (n *Node) closeStores() {
 	if n.wal != nil {
 		n.wal.Close()
-	}
-	if n.meta != nil {
-		n.meta.Close()
 	}
 }
 
