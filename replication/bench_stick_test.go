@@ -149,8 +149,13 @@ func stickLoad(b *testing.B, ld, other *tnode, prefix byte, rate int, dur time.D
 // BenchmarkCommitLatencyFollower is BenchmarkCommitLatency on the
 // follower: forwarded to the leader, then waits for its own apply
 // (read-your-writes), which needs the follower to learn the commit index.
-func BenchmarkCommitLatencyFollower(b *testing.B) {
-	c := newCluster(b, 2, false, nil)
+func BenchmarkCommitLatencyFollower(b *testing.B) { benchFollowerCommit(b, false) }
+
+// BenchmarkCommitLatencyFollowerNudged is the appliance's setting (NudgeCommits on).
+func BenchmarkCommitLatencyFollowerNudged(b *testing.B) { benchFollowerCommit(b, true) }
+
+func benchFollowerCommit(b *testing.B, nudge bool) {
+	c := newCluster(b, 2, false, func(cfg *Config) { cfg.NudgeCommits = nudge })
 	ld := c.waitLeader(10 * time.Second)
 	var fo *tnode
 	for _, x := range c.boxes() {
