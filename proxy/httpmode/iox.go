@@ -21,10 +21,9 @@ type deadlineReader struct {
 	raw   *rawIO // conn's raw reads; nil: conn.Read
 	idle  time.Duration
 	fixed time.Time
-	armed time.Time // deadline last set on the connection
-	dirty bool      // the mode changed, or the deadline was set behind our back
-	n     int64
-	err   error // last read error
+	lazyDeadline
+	n   int64
+	err error // last read error
 }
 
 func (d *deadlineReader) setFixed(t time.Time) { d.fixed, d.dirty = t, true }
@@ -33,24 +32,35 @@ func (d *deadlineReader) setIdle(idle time.Duration) {
 	d.fixed, d.idle, d.dirty = time.Time{}, idle, true
 }
 
-func (d *deadlineReader) arm() {
+func (d *deadlineReader) arm() { d.rearm(d.fixed, d.idle, d.conn.SetReadDeadline) }
+
+// lazyDeadline is the deadline last set on one direction of a connection. rearm sets a
+// fixed deadline once, and moves an inactivity deadline only when an eighth of the
+// timeout has passed since it last did (or the mode changed): otherwise every request
+// would cost a timer update.
+type lazyDeadline struct {
+	armed time.Time // deadline last set on the connection
+	dirty bool      // the mode changed, or the deadline was set behind our back
+}
+
+func (l *lazyDeadline) rearm(fixed time.Time, idle time.Duration, set func(time.Time) error) {
 	switch {
-	case !d.fixed.IsZero():
-		if d.dirty || !d.armed.Equal(d.fixed) {
-			d.conn.SetReadDeadline(d.fixed)
-			d.armed = d.fixed
+	case !fixed.IsZero():
+		if l.dirty || !l.armed.Equal(fixed) {
+			set(fixed)
+			l.armed = fixed
 		}
-	case d.idle > 0:
-		dl := time.Now().Add(d.idle)
-		if d.dirty || dl.Sub(d.armed) > d.idle/8 {
-			d.conn.SetReadDeadline(dl)
-			d.armed = dl
+	case idle > 0:
+		dl := time.Now().Add(idle)
+		if l.dirty || dl.Sub(l.armed) > idle/8 {
+			set(dl)
+			l.armed = dl
 		}
-	case d.dirty || !d.armed.IsZero():
-		d.conn.SetReadDeadline(time.Time{})
-		d.armed = time.Time{}
+	case l.dirty || !l.armed.IsZero():
+		set(time.Time{})
+		l.armed = time.Time{}
 	}
-	d.dirty = false
+	l.dirty = false
 }
 
 func (d *deadlineReader) Read(p []byte) (int, error) {
@@ -71,13 +81,12 @@ func (d *deadlineReader) Read(p []byte) (int, error) {
 
 // deadlineWriter writes with an inactivity timeout and counts bytes.
 type deadlineWriter struct {
-	conn  net.Conn
-	raw   *rawIO // conn's raw writes; nil: conn.Write
-	idle  time.Duration
-	armed time.Time
-	dirty bool
-	n     int64
-	err   error // last write error
+	conn net.Conn
+	raw  *rawIO // conn's raw writes; nil: conn.Write
+	idle time.Duration
+	lazyDeadline
+	n   int64
+	err error // last write error
 }
 
 // setIdle changes the inactivity timeout; the same one again keeps the armed deadline
@@ -88,19 +97,7 @@ func (d *deadlineWriter) setIdle(idle time.Duration) {
 	}
 }
 
-func (d *deadlineWriter) arm() {
-	if d.idle > 0 {
-		dl := time.Now().Add(d.idle)
-		if d.dirty || dl.Sub(d.armed) > d.idle/8 {
-			d.conn.SetWriteDeadline(dl)
-			d.armed = dl
-		}
-	} else if d.dirty || !d.armed.IsZero() {
-		d.conn.SetWriteDeadline(time.Time{})
-		d.armed = time.Time{}
-	}
-	d.dirty = false
-}
+func (d *deadlineWriter) arm() { d.rearm(time.Time{}, d.idle, d.conn.SetWriteDeadline) }
 
 func (d *deadlineWriter) Write(p []byte) (int, error) {
 	d.arm()
