@@ -27,46 +27,8 @@ HAPROXY=${HAPROXY:-haproxy}
 APPLD=${APPLD:-}
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-TMP=$(mktemp -d /tmp/appl-bench-http.XXXXXX)
-RES=$TMP/res
-mkdir -p "$RES"
-PIDS=()
-T0=$SECONDS
-
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do
-		kill "$p" 2>/dev/null
-	done
-	for p in "${PIDS[@]}"; do
-		wait "$p" 2>/dev/null
-	done
-	if [ "$KEEP" = 1 ]; then
-		echo "kept $TMP" >&2
-	else
-		rm -rf "$TMP"
-	fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-say() { printf '%s\n' "$*" >&2; }
-die() { say "bench: $*"; exit 1; }
-
-start() {
-	local name=$1
-	shift
-	: >"$TMP/$name.log"
-	"$@" >>"$TMP/$name.log" 2>&1 &
-	LAST_PID=$!
-	PIDS+=("$LAST_PID")
-}
-
-stop() {
-	kill "$1" 2>/dev/null
-	wait "$1" 2>/dev/null
-	return 0
-}
+. "$ROOT/bench/lib.sh"
+bench_init appl-bench-http
 
 for t in wrk go ss awk "$HAPROXY"; do
 	command -v "$t" >/dev/null || die "$t not found (apt-get install -y wrk haproxy iproute2; Go from go.dev)"
@@ -89,17 +51,6 @@ else
 	PINNING="not pinned: proxy, wrk and backend share $NCPU CPUs"
 fi
 
-USED=" $(ss -Htan 2>/dev/null | awk '{n = split($4, a, ":"); printf "%s ", a[n]}') "
-pick_port() {
-	local p
-	while :; do
-		p=$((20000 + RANDOM % 12000))
-		case "$USED" in *" $p "*) continue ;; esac
-		USED="$USED$p "
-		printf -v "$1" '%s' "$p"
-		return
-	done
-}
 pick_port BE_HTTP
 pick_port FE_HTTP
 
@@ -155,15 +106,6 @@ fi
 IMPLS=(appld haproxy direct)
 [ -n "$APPLD_NOTE" ] && IMPLS=(haproxy direct)
 
-listening() { ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; }
-wait_for() {
-	local end=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		[ "$SECONDS" -ge "$end" ] && return 1
-		sleep 0.05
-	done
-}
 ready_or_dead() { ! kill -0 "$1" 2>/dev/null || listening "$FE_HTTP"; }
 
 start_proxy() {
@@ -180,9 +122,7 @@ start_proxy() {
 	fi
 }
 
-CLK_TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
 cpu_ticks() { [ -n "$1" ] && awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null; }
-record() { echo "$4" >>"$RES/$1.$2.$3"; }
 cpu_per() {
 	[ -n "$3" ] && [ -n "$4" ] || return 0
 	record "$1" cpu "$2" "$(awk -v a="$3" -v b="$4" -v n="$5" -v s="$6" -v hz="$CLK_TCK" 'BEGIN { if (n + 0 > 0) printf "%.1f\n", (b - a) / hz * s / n; else print "-" }')"
@@ -250,12 +190,6 @@ for sc in $SCENARIOS; do
 		done
 	done
 done
-
-mean() {
-	local f=$RES/$1.$2.$3
-	[ -s "$f" ] || { echo -; return; }
-	awk '$1 != "-" { s += $1; n++ } END { if (n) printf "%.6g\n", s / n; else print "-" }' "$f"
-}
 
 # row LABEL SCENARIO METRIC FORMAT TARGET: "hi:X" appld >= X x haproxy,
 # "lo:X" appld <= X x haproxy.

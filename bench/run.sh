@@ -40,50 +40,8 @@ APPLD_B=${APPLD_B:-}
 [ -n "$APPLD_B" ] && [ -z "$B_ENV" ] && B_ENV="APPLD_B=1"
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-TMP=$(mktemp -d /tmp/appl-bench.XXXXXX)
-RES=$TMP/res
-mkdir -p "$RES"
-PIDS=()
-T0=$SECONDS
-
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do
-		kill "$p" 2>/dev/null
-	done
-	for p in "${PIDS[@]}"; do
-		wait "$p" 2>/dev/null
-	done
-	if [ "$KEEP" = 1 ]; then
-		echo "kept $TMP" >&2
-	else
-		rm -rf "$TMP"
-	fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-say() { printf '%s\n' "$*" >&2; }
-die() { say "bench: $*"; exit 1; }
-
-# start NAME CMD...: run CMD in the background, logging to $TMP/NAME.log,
-# remembered for the exit trap; sets LAST_PID.
-start() {
-	local name=$1
-	shift
-	# Truncate here, not in the child: a poll of the log right after start
-	# must not see the previous run's lines.
-	: >"$TMP/$name.log"
-	"$@" >>"$TMP/$name.log" 2>&1 &
-	LAST_PID=$!
-	PIDS+=("$LAST_PID")
-}
-
-stop() {
-	kill "$1" 2>/dev/null
-	wait "$1" 2>/dev/null
-	return 0
-}
+. "$ROOT/bench/lib.sh"
+bench_init appl-bench
 
 # ---- tools, limits, CPUs -------------------------------------------------
 
@@ -124,17 +82,6 @@ fi
 
 # ---- ports (below the ephemeral range, not in use) --------------------------
 
-USED=" $(ss -Htan 2>/dev/null | awk '{n = split($4, a, ":"); printf "%s ", a[n]}') "
-pick_port() {
-	local p
-	while :; do
-		p=$((20000 + RANDOM % 12000))
-		case "$USED" in *" $p "*) continue ;; esac
-		USED="$USED$p "
-		printf -v "$1" '%s' "$p"
-		return
-	done
-}
 pick_port BE_HTTP
 pick_port BE_BULK
 pick_port BE_IDLE
@@ -205,18 +152,6 @@ IMPLS=(appld haproxy direct)
 
 # ---- processes --------------------------------------------------------------
 
-listening() { ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; }
-
-# wait_for SECONDS CMD...: poll CMD every 50 ms until it succeeds.
-wait_for() {
-	local end=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		[ "$SECONDS" -ge "$end" ] && return 1
-		sleep 0.05
-	done
-}
-
 # ready_or_dead PID: true once every frontend listens, or once PID is gone.
 ready_or_dead() {
 	! kill -0 "$1" 2>/dev/null || { listening "$FE_HTTP" && listening "$FE_BULK" && listening "$FE_IDLE"; }
@@ -243,7 +178,6 @@ start_proxy() {
 
 # cpu_ticks PID: user+system CPU time of PID (all its threads) in clock ticks,
 # empty when there is no such process (the direct runs).
-CLK_TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
 cpu_ticks() { [ -n "$1" ] && awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null; }
 
 # CPU cost of the proxy per unit of work: unlike req/s and Gbit/s it hardly
@@ -255,7 +189,6 @@ cpu_per() {
 }
 
 # record SCENARIO METRIC IMPL VALUE
-record() { echo "$4" >>"$RES/$1.$2.$3"; }
 
 # ---- scenarios --------------------------------------------------------------
 
@@ -368,12 +301,6 @@ done
 
 # ---- table ----------------------------------------------------------------------
 
-# mean SCENARIO METRIC IMPL: mean over rounds, "-" if none.
-mean() {
-	local f=$RES/$1.$2.$3
-	[ -s "$f" ] || { echo -; return; }
-	awk '$1 != "-" { s += $1; n++ } END { if (n) printf "%.6g\n", s / n; else print "-" }' "$f"
-}
 rounds() {
 	local f=$RES/$1.$2.$3
 	[ -s "$f" ] && paste -sd/ "$f" || echo -

@@ -39,46 +39,8 @@ HAPROXY=${HAPROXY:-haproxy}
 APPLD=${APPLD:-}
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-TMP=$(mktemp -d /tmp/appl-stickbench.XXXXXX)
-RES=$TMP/res
-mkdir -p "$RES"
-PIDS=()
-T0=$SECONDS
-
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do
-		kill "$p" 2>/dev/null
-	done
-	for p in "${PIDS[@]}"; do
-		wait "$p" 2>/dev/null
-	done
-	if [ "$KEEP" = 1 ]; then
-		echo "kept $TMP" >&2
-	else
-		rm -rf "$TMP"
-	fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-say() { printf '%s\n' "$*" >&2; }
-die() { say "bench: $*"; exit 1; }
-
-start() {
-	local name=$1
-	shift
-	: >"$TMP/$name.log"
-	"$@" >>"$TMP/$name.log" 2>&1 &
-	LAST_PID=$!
-	PIDS+=("$LAST_PID")
-}
-
-stop() {
-	kill "$1" 2>/dev/null
-	wait "$1" 2>/dev/null
-	return 0
-}
+. "$ROOT/bench/lib.sh"
+bench_init appl-stickbench
 
 for t in wrk go ss awk "$HAPROXY"; do
 	command -v "$t" >/dev/null || die "$t not found (apt-get install -y wrk haproxy iproute2; Go from go.dev)"
@@ -90,17 +52,6 @@ FDS=$(ulimit -n)
 MAXCONN=$(((FDS - 100) / 2))
 [ "$MAXCONN" -gt 20000 ] && MAXCONN=20000
 
-USED=" $(ss -Htan 2>/dev/null | awk '{n = split($4, a, ":"); printf "%s ", a[n]}') "
-pick_port() {
-	local p
-	while :; do
-		p=$((20000 + RANDOM % 12000))
-		case "$USED" in *" $p "*) continue ;; esac
-		USED="$USED$p "
-		printf -v "$1" '%s' "$p"
-		return
-	done
-}
 pick_port BE
 pick_port FE_PLAIN
 pick_port FE_STICK
@@ -158,15 +109,6 @@ fi
 IMPLS=(appld haproxy)
 [ -n "$APPLD_NOTE" ] && IMPLS=(haproxy)
 
-listening() { ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; }
-wait_for() {
-	local end=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		[ "$SECONDS" -ge "$end" ] && return 1
-		sleep 0.05
-	done
-}
 ready_or_dead() { ! kill -0 "$1" 2>/dev/null || { listening "$FE_PLAIN" && listening "$FE_STICK"; }; }
 
 start_proxy() {
@@ -183,9 +125,7 @@ start_proxy() {
 	fi
 }
 
-CLK_TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null; }
-record() { echo "$4" >>"$RES/$1.$2.$3"; }
 
 # wrk_run SCENARIO IMPL VARIANT PORT [wrk args]: req/s, errors, proxy CPU us/req.
 wrk_run() {
@@ -236,11 +176,6 @@ for sc in $SCENARIOS; do
 	done
 done
 
-mean() {
-	local f=$RES/$1.$2.$3
-	[ -s "$f" ] || { echo -; return; }
-	awk '$1 != "-" { s += $1; n++ } END { if (n) printf "%.6g\n", s / n; else print "-" }' "$f"
-}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.3f", a / b; else print "-" }'; }
 fmt() { [ "$1" = - ] && echo - || printf "$2" "$1"; }
 
