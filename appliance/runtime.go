@@ -12,6 +12,7 @@ import (
 
 	"appl/appliance/cluster"
 	"appl/proxy"
+	"appl/proxy/accesslog"
 	"appl/proxy/config"
 	"appl/proxy/maps"
 	"appl/proxy/runtime"
@@ -54,6 +55,7 @@ func (t *runtimeTarget) Info() []runtime.InfoField {
 		{Name: "CurrConns", Value: strconv.FormatInt(st.ActConn, 10)},
 		{Name: "Panics", Value: strconv.FormatInt(st.Panics, 10)},
 		{Name: "Node", Value: hostname()},
+		{Name: "DroppedLogs", Value: strconv.FormatInt(accesslog.Dropped(), 10)},
 	}
 }
 

@@ -45,6 +45,7 @@ type Sink struct {
 	mu       sync.Mutex
 	w        io.Writer
 	conn     net.Conn
+	q        *queue // in front of a target that can block; shared for stdout/stderr
 	facility int
 	maxSev   int
 	minSev   int
@@ -90,15 +91,19 @@ func Open(t Target, tag string) (*Sink, error) {
 	addr := t.Address
 	switch {
 	case addr == "stdout":
-		s.w = os.Stdout
+		s.q = stdQueue(&stdoutQ, os.Stdout)
+		s.w = s.q
 	case addr == "stderr":
-		s.w = os.Stderr
+		s.q = stdQueue(&stderrQ, os.Stderr)
+		s.w = s.q
 	case strings.HasPrefix(addr, "unix:") || strings.HasPrefix(addr, "/"):
 		c, err := net.Dial("unixgram", strings.TrimPrefix(addr, "unix:"))
 		if err != nil {
 			return nil, fmt.Errorf("log %s: %v", addr, err)
 		}
-		s.conn, s.w = c, c
+		// A unix datagram socket blocks when its reader falls behind.
+		s.conn, s.q = c, newQueue(c, true)
+		s.w = s.q
 	default:
 		addr = strings.TrimPrefix(strings.TrimPrefix(addr, "udp:"), "ipv4@")
 		if _, _, err := net.SplitHostPort(addr); err != nil {
@@ -122,8 +127,34 @@ func NewWriterSink(w io.Writer, format, facility, tag string) *Sink {
 	return s
 }
 
-// Close releases the socket.
+// stdoutQ and stderrQ are shared by every sink writing to the process's own
+// stdout or stderr: lines of all sinks stay in order and a reload does not
+// start another writer.
+var (
+	stdMu            sync.Mutex
+	stdoutQ, stderrQ *queue
+)
+
+func stdQueue(q **queue, f *os.File) *queue {
+	stdMu.Lock()
+	defer stdMu.Unlock()
+	if *q == nil {
+		*q = newQueue(f, false)
+	}
+	return *q
+}
+
+// Close releases the socket after its queued lines are written (bounded
+// wait). A stdout/stderr sink is only flushed: sessions of an older
+// configuration may still log through the shared queue.
 func (s *Sink) Close() error {
+	if s.q != nil && s.conn == nil {
+		s.q.flush()
+		return nil
+	}
+	if s.q != nil {
+		s.q.close()
+	}
 	if s.conn != nil {
 		return s.conn.Close()
 	}
@@ -131,7 +162,9 @@ func (s *Sink) Close() error {
 }
 
 // Send writes one line of severity sev, with the header of the target's format. Errors
-// (no syslog listening) are dropped: logging never stalls traffic.
+// (no syslog listening) are dropped, and targets that can block (stdout, stderr, unix
+// sockets) are written by a queue that drops and counts when full (Dropped):
+// logging never stalls traffic.
 func (s *Sink) Send(sev int, now time.Time, msg []byte) {
 	if sev > s.maxSev || sev < s.minSev {
 		return
