@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"strconv"
 	"sync"
 	"time"
 
@@ -91,7 +93,12 @@ func (n *Node) Run(ctx context.Context, ready func()) error {
 	if n.cfg.Sysctl != nil {
 		nofile = n.cfg.Sysctl.NofileLimit()
 	}
-	if got, err := sysctl.RaiseNofile(nofile); err != nil {
+	if u := n.cfg.Proxy.Global.UlimitN; u > 0 {
+		// global ulimit-n is applied as given, as HAProxy does.
+		if err := sysctl.SetNofile(uint64(u)); err != nil {
+			n.log.Warn("ulimit-n not applied", zap.Error(err))
+		}
+	} else if got, err := sysctl.RaiseNofile(nofile); err != nil {
 		n.log.Info("nofile limit not raised as far as wanted", zap.Uint64("wanted", nofile), zap.Uint64("got", got), zap.Error(err))
 	}
 	p, err := proxy.New(n.cfg.Proxy, n.log.Named("proxy"), proxy.Options{})
@@ -104,6 +111,13 @@ func (n *Node) Run(ctx context.Context, ready func()) error {
 	n.mu.Lock()
 	n.proxy, n.started = p, time.Now()
 	n.mu.Unlock()
+	if path := n.cfg.Proxy.Global.PidFile; path != "" {
+		if err := writePidFile(path); err != nil {
+			_ = p.Shutdown(context.Background())
+			return err
+		}
+		defer os.Remove(path)
+	}
 	// Replication starts once the proxy's tables exist (a snapshot restores into them)
 	// and before the runtime API opens (map writes are committed from the first one).
 	if err := n.startReplication(); err != nil {
@@ -292,6 +306,15 @@ func (n *Node) bootstrap() error {
 		if err := netsetup.Verify(s, c); err != nil {
 			return fmt.Errorf("network: %w", err)
 		}
+	}
+	return nil
+}
+
+// writePidFile writes the global `pidfile` once the listeners are bound, as
+// HAProxy does; it is removed when the node stops.
+func writePidFile(path string) error {
+	if err := os.WriteFile(path, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+		return fmt.Errorf("pidfile: %w", err)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/user"
 	"strconv"
 	"strings"
 	"time"
@@ -227,6 +228,12 @@ func (t *runtimeTarget) Maps() runtime.MapStore { return t.store }
 func (n *Node) openStatsSockets() *runtime.Server {
 	socks := n.cfg.Proxy.Global.StatsSockets
 	srv := runtime.NewServer(&runtimeTarget{node: n, store: n.opts.Maps, started: time.Now()}, n.log.Named("runtime"))
+	if g := n.cfg.Proxy.Global; g.StatsTimeout > 0 {
+		srv.Timeout = g.StatsTimeout
+	}
+	if g := n.cfg.Proxy.Global; g.StatsMaxConn > 0 {
+		srv.MaxConns = g.StatsMaxConn
+	}
 	if n.cfg.Cluster != nil && n.front == nil {
 		n.front = cluster.NewFront(srv, n.writes())
 	}
@@ -244,7 +251,13 @@ func (n *Node) openStatsSockets() *runtime.Server {
 			}
 			level = l
 		}
-		l, err := runtime.Listen(s.Address, mode)
+		so, err := socketOwner(s.User, s.Group)
+		if err != nil {
+			n.log.Error("stats socket not opened", zap.String("pos", s.Pos.String()), zap.Error(err))
+			continue
+		}
+		so.Mode = mode
+		l, err := runtime.ListenWith(s.Address, so)
 		if err != nil {
 			n.log.Error("stats socket not opened", zap.String("pos", s.Pos.String()), zap.Error(err))
 			continue
@@ -257,4 +270,33 @@ func (n *Node) openStatsSockets() *runtime.Server {
 		go func() { _ = srv.Serve(l, level) }()
 	}
 	return srv
+}
+
+// socketOwner resolves a stats socket's `user`/`uid` and `group`/`gid` (names
+// or numbers); empty ones keep the process's own (-1).
+func socketOwner(usr, grp string) (runtime.SocketOptions, error) {
+	o := runtime.SocketOptions{UID: -1, GID: -1}
+	if usr != "" {
+		id, err := strconv.Atoi(usr)
+		if err != nil {
+			u, lerr := user.Lookup(usr)
+			if lerr != nil {
+				return o, fmt.Errorf("stats socket user %q: %v", usr, lerr)
+			}
+			id, _ = strconv.Atoi(u.Uid)
+		}
+		o.UID = id
+	}
+	if grp != "" {
+		id, err := strconv.Atoi(grp)
+		if err != nil {
+			g, lerr := user.LookupGroup(grp)
+			if lerr != nil {
+				return o, fmt.Errorf("stats socket group %q: %v", grp, lerr)
+			}
+			id, _ = strconv.Atoi(g.Gid)
+		}
+		o.GID = id
+	}
+	return o, nil
 }

@@ -52,3 +52,19 @@ func RaiseNofile(n uint64) (uint64, error) {
 	}
 	return lim.Cur, why
 }
+
+// SetNofile sets this process's RLIMIT_NOFILE soft limit to exactly n (global
+// `ulimit-n`, which HAProxy applies as given, lower or higher), raising the hard
+// limit when n is above it (root only).
+func SetNofile(n uint64) error {
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		return fmt.Errorf("getrlimit nofile: %w", err)
+	}
+	lim.Cur = n
+	lim.Max = max(lim.Max, n)
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		return fmt.Errorf("ulimit-n %d: %w", n, err)
+	}
+	return nil
+}

@@ -45,6 +45,8 @@ func TestRuntimeAPIThroughAppld(t *testing.T) {
 	}
 	cfg := `global
     stats socket ` + sockPath + ` mode 600 level admin
+    stats timeout 300ms
+    stats maxconn 5
 defaults
     mode tcp
     timeout connect 2s
@@ -106,5 +108,22 @@ backend not_found
 	}
 	if out := sock(t, sockPath, "bogus command"); !strings.Contains(out, "Unknown command") {
 		t.Fatalf("unknown command: %q", out)
+	}
+	if out := sock(t, sockPath, "show info"); !strings.Contains(out, "\nDroppedLogs: 0\n") {
+		t.Fatalf("show info has no DroppedLogs: %q", out)
+	}
+	// `stats timeout 300ms`: an idle connection is closed long before the 10 s default.
+	c, err := net.DialTimeout("unix", sockPath, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	start := time.Now()
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := c.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("idle runtime connection: read %d, %v; want EOF from stats timeout", n, err)
+	}
+	if d := time.Since(start); d < 250*time.Millisecond {
+		t.Fatalf("idle connection closed after %v, before stats timeout 300ms", d)
 	}
 }

@@ -99,10 +99,10 @@ func TestDirectiveDecoding(t *testing.T) {
 				return len(l.Targets) == 3 && l.Targets[0].Address == "stdout" && l.Targets[0].Format == "raw" && l.Targets[1].Address == "udp:198.18.0.1:1514" &&
 					l.Targets[1].MinLevel == "notice" && l.Targets[2].Address == "unix:/dev/log" && l.DontLogNull
 			}},
-		{"global settings", "global\n maxconn 100\n nbthread 2\n hard-stop-after 30s\n ulimit-n 4096\n tune.bufsize 32k\n stats socket /run/a.sock mode 600 level admin\n stats socket ipv4@127.0.0.1:9999\n",
+		{"global settings", "global\n maxconn 100\n nbthread 2\n hard-stop-after 30s\n ulimit-n 4096\n tune.bufsize 32k\n stats socket /run/a.sock mode 600 level admin\n stats socket ipv4@127.0.0.1:9999\n stats timeout 3000\n stats maxconn 20\n",
 			func(c *Config) bool {
 				g := c.Global
-				return g.MaxConn == 100 && g.NbThread == 2 && g.HardStopAfter == 30*time.Second && g.UlimitN == 4096 && g.TuneBufSize == 32768 &&
+				return g.StatsTimeout == 3*time.Second && g.StatsMaxConn == 20 && g.MaxConn == 100 && g.NbThread == 2 && g.HardStopAfter == 30*time.Second && g.UlimitN == 4096 && g.TuneBufSize == 32768 &&
 					len(g.StatsSockets) == 2 && g.StatsSockets[0].Mode == 0o600 && g.StatsSockets[0].Level == "admin" && g.StatsSockets[1].Level == "operator"
 			}},
 		{"options and no option", "defaults\n option redispatch\n option allbackups\nbackend b\n no option redispatch\n option tcpka\n",
@@ -181,6 +181,8 @@ func TestErrorMessages(t *testing.T) {
 		{"userlist u\n user a password clear\n", `t.cfg:2: user: password must be a crypt(3) hash such as $6$... (expected ` + "`insecure-password`" + ` for clear text)`},
 		{"userlist u\n user a insecure-password x groups g\n", `t.cfg:1: user: user a is in undeclared group g`},
 		{"global\n stats socket /run/s level root\n", `t.cfg:2: stats: stats socket level "root" (expected admin, operator or user)`},
+		{"global\n stats timeout soon\n", `t.cfg:2: stats: stats timeout "soon" is not a positive time (expected e.g. 30s or 2m)`},
+		{"global\n stats maxconn 0\n", `t.cfg:2: stats: stats maxconn "0" is not a positive number`},
 		{"backend b\n stats enabel\n", `t.cfg:2: stats: unknown stats keyword "enabel" (did you mean "enable"?)`},
 		{"backend b\n tcp-request foo accept\n", `t.cfg:2: tcp-request: unknown tcp-request ruleset "foo"`},
 		{"frontend f\n bind :1\n acl a srcx 1.2.3.4\n", `t.cfg:3: acl: acl a: unknown fetch "srcx"`},

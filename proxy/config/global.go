@@ -20,6 +20,7 @@ func (d *decoder) global(s *cfgfile.Section) {
 		case "daemon":
 			d.noArgs(l, args)
 			g.Daemon = true
+			d.warnf(l, "ignored: appld stays in the foreground, as HAProxy does in systemd mode (-Ws); a service manager runs it")
 		case "pidfile":
 			if d.oneArg(l, args, "a file path") {
 				g.PidFile = args[0]
@@ -27,14 +28,17 @@ func (d *decoder) global(s *cfgfile.Section) {
 		case "user":
 			if d.oneArg(l, args, "a user name") {
 				g.User = args[0]
+				d.warnf(l, "not applied: appld keeps the privileges its VRRP sockets, VIPs, TPROXY and reloads need (see docs/configuration.md, Privileges)")
 			}
 		case "group":
 			if d.oneArg(l, args, "a group name") {
 				g.Group = args[0]
+				d.warnf(l, "not applied: appld keeps the privileges its VRRP sockets, VIPs, TPROXY and reloads need (see docs/configuration.md, Privileges)")
 			}
 		case "chroot":
 			if d.oneArg(l, args, "a directory") {
 				g.Chroot = args[0]
+				d.warnf(l, "not applied: appld re-reads its configuration, certificates and map files on reload (see docs/configuration.md, Privileges)")
 			}
 		case "nbthread":
 			if n, ok := d.intArg(l, args, 1, 4096, "a thread count"); ok {
@@ -171,6 +175,12 @@ func (d *decoder) globalStats(l cfgfile.Line, args []string) {
 				val := args[i+1]
 				i++
 				switch opt {
+				case "user", "uid":
+					ss.User = val
+				case "group", "gid":
+					ss.Group = val
+				case "expose-fd", "name", "maxconn", "process", "thread", "severity-output":
+					d.warnf(l, "stats socket option %q ignored", opt)
 				case "mode":
 					m, err := strconv.ParseUint(val, 8, 32)
 					if err != nil {
@@ -199,7 +209,27 @@ func (d *decoder) globalStats(l cfgfile.Line, args []string) {
 			ss.Level = "operator" // HAProxy's default
 		}
 		d.cfg.Global.StatsSockets = append(d.cfg.Global.StatsSockets, ss)
-	case "timeout", "maxconn", "bind-process":
+	case "timeout":
+		if !d.oneArg(l, args[1:], "a time, e.g. 30s") {
+			return
+		}
+		t, err := parseDuration(args[1])
+		if err != nil || t <= 0 {
+			d.errorf(l, "stats timeout %q is not a positive time (expected e.g. 30s or 2m)", args[1])
+			return
+		}
+		d.cfg.Global.StatsTimeout = t
+	case "maxconn":
+		if !d.oneArg(l, args[1:], "a number of connections") {
+			return
+		}
+		n, err := strconv.Atoi(args[1])
+		if err != nil || n <= 0 {
+			d.errorf(l, "stats maxconn %q is not a positive number", args[1])
+			return
+		}
+		d.cfg.Global.StatsMaxConn = n
+	case "bind-process":
 		d.unsupported(l, "global stats "+args[0])
 	default:
 		d.errorf(l, "unknown stats keyword %q in global section (expected socket, timeout or maxconn)", args[0])

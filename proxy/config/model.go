@@ -41,6 +41,8 @@ type Global struct {
 	HardStopAfter  time.Duration // 0: wait forever
 	Logs           []LogTarget
 	StatsSockets   []StatsSocket
+	StatsTimeout   time.Duration // global `stats timeout`: idle runtime API connection; 0: 10 s
+	StatsMaxConn   int           // global `stats maxconn`: runtime API connections at once; 0: 10
 	TuneBufSize    int
 	TuneMaxRewrite int
 	UlimitN        int // ulimit-n, 0: not set (added by the config helper)
@@ -74,6 +76,8 @@ type StatsSocket struct {
 	Address string // "/run/appl.sock" or "ipv4@127.0.0.1:9999"
 	Mode    uint32 // file mode for unix sockets, 0 = default
 	Level   string // admin|operator|user
+	User    string // owner of a unix socket: a name or a numeric uid ("" keeps the process's)
+	Group   string // group of a unix socket: a name or a numeric gid
 }
 
 // Mode is a proxy mode.

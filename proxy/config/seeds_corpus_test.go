@@ -16,16 +16,32 @@ var seedWarnings = map[string][]string{
 		"16: bind-process: unsupported directive (appl does not implement bind-process yet; see docs/compatibility.md)",
 		"25: bind-process: unsupported directive (appl does not implement bind-process yet; see docs/compatibility.md)",
 	},
-	"001-smtp-transparent.cfg": {},
-	"001-smtp.cfg":             {},
-	"002-http-stats.cfg":       {},
+	"001-smtp-transparent.cfg": {
+		"9: chroot: not applied: appld re-reads its configuration, certificates and map files on reload (see docs/configuration.md, Privileges)",
+		"10: user: not applied: appld keeps the privileges its VRRP sockets, VIPs, TPROXY and reloads need (see docs/configuration.md, Privileges)",
+		"11: group: not applied: appld keeps the privileges its VRRP sockets, VIPs, TPROXY and reloads need (see docs/configuration.md, Privileges)",
+		"12: daemon: ignored: appld stays in the foreground, as HAProxy does in systemd mode (-Ws); a service manager runs it",
+	},
+	"001-smtp.cfg": {
+		"10: chroot: not applied: appld re-reads its configuration, certificates and map files on reload (see docs/configuration.md, Privileges)",
+		"11: user: not applied: appld keeps the privileges its VRRP sockets, VIPs, TPROXY and reloads need (see docs/configuration.md, Privileges)",
+		"12: group: not applied: appld keeps the privileges its VRRP sockets, VIPs, TPROXY and reloads need (see docs/configuration.md, Privileges)",
+		"13: daemon: ignored: appld stays in the foreground, as HAProxy does in systemd mode (-Ws); a service manager runs it",
+	},
+	"002-http-stats.cfg": {},
 	"002-mysql.cfg": {
 		"9: option: unsupported directive (appl does not implement option socket-stats yet; see docs/compatibility.md)",
 		"25: option: unsupported directive (appl does not implement option socket-stats yet; see docs/compatibility.md)",
 	},
 	"003-crossbar-l4.cfg": {},
-	"004-l4.cfg":          {},
-	"004-l7.cfg":          {},
+	"004-l4.cfg": {
+		"6: daemon: ignored: appld stays in the foreground, as HAProxy does in systemd mode (-Ws); a service manager runs it",
+		"8: user: not applied: appld keeps the privileges its VRRP sockets, VIPs, TPROXY and reloads need (see docs/configuration.md, Privileges)",
+	},
+	"004-l7.cfg": {
+		"6: daemon: ignored: appld stays in the foreground, as HAProxy does in systemd mode (-Ws); a service manager runs it",
+		"8: user: not applied: appld keeps the privileges its VRRP sockets, VIPs, TPROXY and reloads need (see docs/configuration.md, Privileges)",
+	},
 }
 
 func TestSeedsLoad(t *testing.T) {
@@ -182,31 +198,31 @@ var corpusOutcomes = map[string]struct {
 	warnings                        int
 }{
 	// Loaded from testdata/corpus/ (map stand-ins) with HAPROXY_MAXCONN=1000 set.
-	"basedflare-ddos-protection.cfg":   {"acl", 3, 3, 5, 2, 20},
-	"blockscout-websockets-large.cfg":  {"missing-file", 1, 2, 26, 26, 24},
-	"haproxytech-k8s-ingress-base.cfg": {"acl", 4, 0, 0, 0, 11},
-	"haproxytech-ultimate-config.cfg":  {"missing-file", 2, 3, 8, 8, 48},
+	"basedflare-ddos-protection.cfg":   {"acl", 3, 3, 5, 2, 21},
+	"blockscout-websockets-large.cfg":  {"missing-file", 1, 2, 26, 26, 27},
+	"haproxytech-k8s-ingress-base.cfg": {"acl", 4, 0, 0, 0, 13},
+	"haproxytech-ultimate-config.cfg":  {"missing-file", 2, 3, 8, 8, 52},
 	"harisekhon-elasticsearch-acl.cfg": {"ok", 1, 1, 1, 3, 2},
 	"harisekhon-global-defaults.cfg":   {"ok", 0, 0, 0, 0, 5},
-	"kazoo-couchdb.cfg":                {"ok", 3, 3, 3, 8, 3},
-	"keepalived-devtools-ssh-lb.cfg":   {"ok", 2, 2, 2, 2, 1},
-	"legacy-static-dynamic-split.cfg":  {"ok", 2, 2, 3, 4, 3},
-	"mysql-backup-server.cfg":          {"ok", 2, 2, 2, 2, 4},
+	"kazoo-couchdb.cfg":                {"ok", 3, 3, 3, 8, 4},
+	"keepalived-devtools-ssh-lb.cfg":   {"ok", 2, 2, 2, 2, 4},
+	"legacy-static-dynamic-split.cfg":  {"ok", 2, 2, 3, 4, 6},
+	"mysql-backup-server.cfg":          {"ok", 2, 2, 2, 2, 5},
 	"patroni-tcp-check-resolvers.cfg":  {"ok", 3, 3, 2, 6, 8},
 	"rabbitmq-cluster-tcp.cfg":         {"ok", 4, 4, 4, 9, 3},
-	"roxywi-peers-prometheus.cfg":      {"ok", 1, 1, 4, 1, 5},
+	"roxywi-peers-prometheus.cfg":      {"ok", 1, 1, 4, 1, 9},
 	"socketio-sticky-cookie.cfg":       {"ok", 1, 1, 1, 3, 0},
-	"upstream-basic-config-edge.cfg":   {"missing-file", 2, 3, 1, 4, 11},
+	"upstream-basic-config-edge.cfg":   {"missing-file", 2, 3, 1, 4, 15},
 	"upstream-games-lua.cfg":           {"ok", 1, 1, 0, 0, 3},
 	"upstream-mptcp.cfg":               {"ok", 1, 1, 1, 1, 3},
-	"upstream-option-http-proxy.cfg":   {"acl", 1, 1, 1, 1, 2},
+	"upstream-option-http-proxy.cfg":   {"acl", 1, 1, 1, 1, 4},
 	"upstream-quick-test.cfg":          {"ok", 1, 1, 1, 1, 1},
 	// HAProxy's own address-syntax test declares servers s5 and s3 twice in one listen;
 	// `haproxy -c` (2.6) refuses that too ("another server named 's1' was already
 	// defined"), and appl identifies servers by name across the pair, so this is the one
 	// file refused for a real error. Everything else in it decodes (62 binds, 26 servers).
 	"upstream-test-address-syntax.cfg": {"duplicate-server", 16, 62, 11, 26, 0},
-	"upstream-test-check-expect.cfg":   {"ok", 1, 1, 11, 10, 2},
+	"upstream-test-check-expect.cfg":   {"ok", 1, 1, 11, 10, 0},
 	"upstream-transparent-proxy.cfg":   {"ok", 1, 1, 1, 1, 0},
 	"upstream-wurfl-example.cfg":       {"ok", 1, 1, 1, 1, 3},
 }
