@@ -76,10 +76,15 @@ func (q *queue) run() {
 		for {
 			q.mu.Lock()
 			buf, lens, closed := q.pending, q.lens, q.closed
-			q.pending, q.lens = q.spare[:0], q.spareL[:0]
 			var done []chan struct{}
 			if len(buf) == 0 {
 				done, q.flushed = q.flushed, nil
+			} else {
+				// The spare array becomes pending; buf becomes the spare
+				// once written. Never swap an empty pending: pending and
+				// spare would then share one array.
+				q.pending, q.lens = q.spare[:0], q.spareL[:0]
+				q.spare, q.spareL = nil, nil
 			}
 			q.mu.Unlock()
 			if len(buf) == 0 {
@@ -101,9 +106,6 @@ func (q *queue) run() {
 				q.w.Write(buf)
 			}
 			q.mu.Lock()
-			// pending now uses the old spare: buf becomes the spare (or none,
-			// never the array pending is in).
-			q.spare, q.spareL = nil, nil
 			if cap(buf) <= 2*queueLimit {
 				q.spare, q.spareL = buf[:0], lens[:0]
 			}
@@ -119,18 +121,7 @@ func (q *queue) flush() bool {
 	q.mu.Lock()
 	q.flushed = append(q.flushed, c)
 	q.mu.Unlock()
-	select {
-	case q.wake <- struct{}{}:
-	default:
-	}
-	t := time.NewTimer(closeWait)
-	defer t.Stop()
-	select {
-	case <-c:
-		return true
-	case <-t.C:
-		return false
-	}
+	return q.wakeAndWait(c)
 }
 
 // close stops accepting lines and waits, at most closeWait, for the queued
@@ -143,6 +134,11 @@ func (q *queue) close() bool {
 	}
 	q.closed = true
 	q.mu.Unlock()
+	return q.wakeAndWait(q.stopped)
+}
+
+// wakeAndWait wakes the writer and waits, at most closeWait, for done.
+func (q *queue) wakeAndWait(done <-chan struct{}) bool {
 	select {
 	case q.wake <- struct{}{}:
 	default:
@@ -150,7 +146,7 @@ func (q *queue) close() bool {
 	t := time.NewTimer(closeWait)
 	defer t.Stop()
 	select {
-	case <-q.stopped:
+	case <-done:
 		return true
 	case <-t.C:
 		return false
