@@ -163,6 +163,9 @@ func (p *Proxy) compileHTTP(g *generation) []string {
 			errs = append(errs, fmt.Sprintf("%s: frontend %s: http engine has no program for it", fe.cfg.Pos, fe.name))
 			continue
 		}
+		if r := p.frontStatsResponder(g, fe); r != nil {
+			fe.http.SetResponder(r) // stats uri / prometheus-exporter of the frontend
+		}
 		// HAProxy refuses an http frontend that switches to a tcp backend.
 		check := func(pos fmt.Stringer, name string) {
 			if be := g.backends[name]; be != nil && be.cfg.Mode != config.ModeHTTP {

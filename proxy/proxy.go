@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -495,10 +496,21 @@ func (p *Proxy) buildServer(bc *config.Backend, sc *config.Server) (*serverSpec,
 		if !caddr.IsValid() || cport <= 0 {
 			return nil, fmt.Errorf("%s: health check needs an address and a port (set `addr` and `port` on a server that connects to the client's destination)", where)
 		}
+		ph := checkProxyHeader(sc)
 		var steps []check.Step
 		if bc.Check.Kind == "tcp-check" {
 			for _, st := range bc.Check.TCPSteps {
-				steps = append(steps, check.Step{Action: st.Action, Port: st.Port, SendProxy: st.SendProxy, Data: st.Data, Negate: st.Negate, Match: st.Match, Pattern: st.Pattern})
+				cs := check.Step{Action: st.Action, Port: st.Port, SendProxy: st.SendProxy, Data: st.Data, Negate: st.Negate, Match: st.Match, Pattern: st.Pattern}
+				if st.Action == "connect" {
+					var err error
+					if cs.TLS, err = checkTLS(sc, st.SSL, st.Default, st.SNI, false); err != nil {
+						return nil, fmt.Errorf("%s: %v", where, err)
+					}
+					if st.Default {
+						cs.ProxyHeader = ph
+					}
+				}
+				steps = append(steps, cs)
 			}
 			var err error
 			if steps, err = check.Compile(steps); err != nil {
@@ -534,7 +546,23 @@ func (p *Proxy) buildServer(bc *config.Backend, sc *config.Server) (*serverSpec,
 		if sp.source != nil && sp.source.Addr.IsValid() && !sp.source.Addr.IsUnspecified() {
 			src = sp.source.Addr
 		}
-		sp.probe = &check.Probe{Addr: netip.AddrPortFrom(caddr, uint16(cport)), Source: src, Timeout: timeout, ReadTimeout: readTimeout, Steps: steps, HTTP: httpChk}
+		// The check's own connection (a connect check, the implicit connect of a
+		// tcp-check sequence, the HTTP check) follows the server line, except an explicit
+		// `http-check connect` without `default`, which is plain unless it says ssl.
+		var ctls *tls.Config
+		var err error
+		if h := bc.Check.HTTP; httpChk != nil && h.Connect {
+			ctls, err = checkTLS(sc, h.ConnectSSL, h.ConnectDefault, h.ConnectSNI, true)
+			if !h.ConnectDefault {
+				ph = 0
+			}
+		} else {
+			ctls, err = checkTLS(sc, false, true, "", httpChk != nil)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", where, err)
+		}
+		sp.probe = &check.Probe{Addr: netip.AddrPortFrom(caddr, uint16(cport)), Source: src, Timeout: timeout, ReadTimeout: readTimeout, Steps: steps, HTTP: httpChk, TLS: ctls, ProxyHeader: ph}
 	}
 	return sp, nil
 }

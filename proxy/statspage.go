@@ -36,6 +36,32 @@ func (p *Proxy) statsResponder(be *backend) httpmode.Responder {
 	return pg
 }
 
+// frontStatsResponder returns the page of an http frontend with `stats` lines (its own
+// or its defaults') or `http-request use-service prometheus-exporter`, or nil. HAProxy
+// checks a frontend's stats URI right after its http-request rules, so the page answers
+// whatever use_backend or default_backend would choose, even with no backend at all
+// (`frontend stats` / `bind :8404` / `stats uri /` is the common form). A listen's page
+// is on its backend half (config): its frontend half answers with the same settings, so
+// a listen's use_backend cannot route its own page away either.
+func (p *Proxy) frontStatsResponder(g *generation, fe *frontend) httpmode.Responder {
+	st, prom := fe.cfg.Stats, fe.cfg.Prometheus
+	if st == nil && len(prom) == 0 {
+		if be := g.backends[fe.name]; be != nil && be.cfg.Pos == fe.cfg.Pos { // a listen
+			st, prom = be.cfg.Stats, be.cfg.Prometheus
+		}
+	}
+	pg := stats.New(fe.name, st, prom, statsSource{p})
+	if pg == nil {
+		return nil
+	}
+	if p.cur.Load() != nil {
+		p.sampler()
+	} else {
+		p.statsWanted = true
+	}
+	return pg
+}
+
 // StatsSnapshot is the data plane's state as proxy/stats reads it; the runtime API's
 // `show stat` can render it with stats.Rows.
 func (p *Proxy) StatsSnapshot() *stats.Snapshot { return statsSource{p}.Snapshot() }
@@ -390,6 +416,12 @@ func checkCode(s string) string {
 		return "L7TOUT"
 	case strings.HasPrefix(s, "Layer7"):
 		return "L7RSP"
+	case strings.HasPrefix(s, "Layer6 check passed"):
+		return "L6OK"
+	case strings.HasPrefix(s, "Layer6 timeout"):
+		return "L6TOUT"
+	case strings.HasPrefix(s, "Layer6"):
+		return "L6RSP"
 	case strings.Contains(s, "passed"):
 		return "L4OK"
 	case strings.Contains(s, "timeout"):

@@ -164,6 +164,7 @@ func TestCheckCode(t *testing.T) {
 		"": "", "Layer4 check passed": "L4OK", "Layer4 connection problem: Connection refused": "L4CON",
 		"Layer4 timeout": "L4TOUT", "Layer7 check passed": "L7OK", "Layer7 wrong status: 404": "L7STS",
 		"Layer7 invalid response": "L7RSP", "Socket error: x": "SOCKERR",
+		"Layer6 check passed": "L6OK", "Layer6 timeout": "L6TOUT", "Layer6 invalid response: SSL handshake failure": "L6RSP",
 	} {
 		if got := checkCode(in); got != want {
 			t.Errorf("checkCode(%q) = %q, want %q", in, got, want)

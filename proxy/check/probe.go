@@ -3,6 +3,8 @@ package check
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -23,11 +25,17 @@ type Step struct {
 	Action    string // connect, send, send-binary, expect
 	Port      int    // connect: 0 keeps the check port
 	SendProxy bool   // connect: send a PROXY v1 header first
-	Data      []byte // send, send-binary
-	Negate    bool   // expect !
-	Match     string // expect: string, rstring, binary
-	Pattern   string
-	re        *regexp.Regexp
+	// TLS makes a connect step hand-shake TLS after connecting (tcp-check connect ssl,
+	// or default on a server checked over TLS); nil: plain.
+	TLS *tls.Config
+	// ProxyHeader is the server's PROXY header for a `connect default` step (see
+	// Probe.ProxyHeader); SendProxy forces v1.
+	ProxyHeader int
+	Data        []byte // send, send-binary
+	Negate      bool   // expect !
+	Match       string // expect: string, rstring, binary
+	Pattern     string
+	re          *regexp.Regexp
 }
 
 // Compile validates steps (regexps) once, at configuration time.
@@ -69,6 +77,16 @@ type Probe struct {
 	HTTP        *HTTPCheck // an HTTP check (wins over Steps); compiled by CompileHTTP
 	// ServerState returns the X-Haproxy-Server-State value for http-check send-state.
 	ServerState func() string
+	// TLS, when set, runs the check's default connection over TLS (HAProxy's check-ssl,
+	// or the default of an ssl server): the plain connect check, the HTTP check and the
+	// implicit connect of a tcp-check sequence. The handshake is part of connecting: it
+	// is bounded by the connect deadline and fails as L6RSP or L6TOUT. A connect check
+	// that completes it passes as L6OK.
+	TLS *tls.Config
+	// ProxyHeader is sent first on the default connection: 1 a PROXY v1 header (the
+	// check's own addresses), 2 a PROXY v2 LOCAL header, 0 none. HAProxy sends the
+	// server's send-proxy / send-proxy-v2 on checks to the server's own address.
+	ProxyHeader int
 }
 
 // Outcome is one check's result with HAProxy's status and wording.
@@ -105,7 +123,7 @@ func (p *Probe) run(ctx context.Context) Outcome {
 			conn.Close()
 		}
 	}()
-	dial := func(port int, sendProxy bool) *Outcome {
+	dial := func(port int, proxyHeader int, tlsCfg *tls.Config) *Outcome {
 		addr := p.Addr
 		if port > 0 {
 			addr = netip.AddrPortFrom(addr.Addr(), uint16(port))
@@ -128,24 +146,48 @@ func (p *Probe) run(ctx context.Context) Outcome {
 		if tc, ok := c.(*net.TCPConn); ok {
 			tc.SetLinger(0)
 		}
-		if p.ReadTimeout > 0 {
-			deadline = time.Now().Add(p.ReadTimeout)
-		}
-		c.SetDeadline(deadline)
+		// The PROXY header and the TLS handshake belong to connecting: the connect
+		// deadline bounds them (HAProxy reports a slow handshake as L6TOUT after
+		// timeout connect when timeout check is set).
+		c.SetDeadline(dl)
 		conn = c
 		// A stopped check (shutdown, reload) ends its I/O at once.
 		stops = append(stops, context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) }))
-		if sendProxy {
-			src, _ := netip.ParseAddrPort(c.LocalAddr().String())
-			dst, _ := netip.ParseAddrPort(c.RemoteAddr().String())
-			if _, err := c.Write(proxyproto.AppendV1(nil, src, dst)); err != nil {
+		if proxyHeader != 0 {
+			var hdr []byte
+			if proxyHeader == 2 {
+				// HAProxy 2.6 sends a LOCAL command on checks (measured).
+				hdr, _ = proxyproto.AppendV2Local(nil)
+			} else {
+				src, _ := netip.ParseAddrPort(c.LocalAddr().String())
+				dst, _ := netip.ParseAddrPort(c.RemoteAddr().String())
+				hdr = proxyproto.AppendV1(nil, src, dst)
+			}
+			if _, err := c.Write(hdr); err != nil {
 				return l4Fail(err)
 			}
 		}
+		if tlsCfg != nil {
+			tc := tls.Client(c, tlsCfg)
+			if err := tc.HandshakeContext(ctx); err != nil {
+				return l6Fail(err)
+			}
+			// The raw socket stays the one closed (with a reset, see above): no
+			// close_notify to wait on.
+			conn = checkConn{tc, c}
+		}
+		if p.ReadTimeout > 0 {
+			deadline = time.Now().Add(p.ReadTimeout)
+		}
+		conn.SetDeadline(deadline)
 		return nil
 	}
 	if h := p.HTTP; h != nil {
-		if o := dial(h.Port, h.SendProxy); o != nil {
+		ph := p.ProxyHeader
+		if h.SendProxy {
+			ph = 1
+		}
+		if o := dial(h.Port, ph, p.TLS); o != nil {
 			return *o
 		}
 		state := ""
@@ -156,14 +198,17 @@ func (p *Probe) run(ctx context.Context) Outcome {
 	}
 	steps := p.Steps
 	if len(steps) == 0 || steps[0].Action != "connect" {
-		if o := dial(0, false); o != nil {
-			if len(steps) > 0 && o.Info != "" {
+		if o := dial(0, p.ProxyHeader, p.TLS); o != nil {
+			if len(steps) > 0 && (o.Info != "" || o.Status == StatusL6TOUT) {
 				o.Info += " at initial connection step of tcp-check"
 			}
 			return *o
 		}
 	}
 	if len(steps) == 0 {
+		if p.TLS != nil {
+			return outcome(StatusL6OK, 0, "")
+		}
 		return outcome(StatusL4OK, 0, "")
 	}
 	var buf []byte
@@ -177,8 +222,17 @@ func (p *Probe) run(ctx context.Context) Outcome {
 				conn = nil
 			}
 			buf = buf[:0]
-			if o := dial(s.Port, s.SendProxy); o != nil {
-				o.Info = strings.TrimSpace(fmt.Sprintf("%s at step %d of tcp-check (connect)", o.Info, n))
+			ph := s.ProxyHeader
+			if s.SendProxy {
+				ph = 1
+			}
+			if o := dial(s.Port, ph, s.TLS); o != nil {
+				o.Info = fmt.Sprintf("%s at step %d of tcp-check (connect)", o.Info, n)
+				if o.Status != StatusL6TOUT {
+					// HAProxy keeps the leading space of an empty cause only for L6TOUT
+					// (measured on 2.6: info: " at step 1 of tcp-check (connect)").
+					o.Info = strings.TrimSpace(o.Info)
+				}
 				return *o
 			}
 		case "send", "send-binary":
@@ -294,6 +348,32 @@ func l4Fail(err error) *Outcome {
 	o := outcome(StatusL4CON, 0, errText(err))
 	return &o
 }
+
+// l6Fail turns a failed TLS handshake into HAProxy's layer 6 outcome, with the wording
+// haproxy 2.6 logs: a certificate whose names do not match the expected one (check-sni
+// or verifyhost) is told apart from every other failure.
+func l6Fail(err error) *Outcome {
+	if isTimeout(err) {
+		o := outcome(StatusL6TOUT, 0, "")
+		return &o
+	}
+	info := "SSL handshake failure"
+	var he x509.HostnameError
+	if errors.As(err, &he) {
+		info = "Server presented an SSL certificate different from the expected one"
+	}
+	o := outcome(StatusL6RSP, 0, info)
+	return &o
+}
+
+// checkConn is a check's TLS connection whose Close closes the socket without a
+// close_notify (the check is over; the socket's linger 0 resets it).
+type checkConn struct {
+	*tls.Conn
+	raw net.Conn
+}
+
+func (c checkConn) Close() error { return c.raw.Close() }
 
 func isTimeout(err error) bool {
 	var ne net.Error

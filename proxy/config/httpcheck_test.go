@@ -105,7 +105,7 @@ func TestHTTPCheckErrorsAndWarnings(t *testing.T) {
 	}
 	warns := []struct{ src, want string }{
 		{"backend b\n option httpchk GET /x HTTP/1.1\\r\\nHost:\\ a\n", "t.cfg:2: option: hiding headers or body at the end of the version string is deprecated"},
-		{"backend b\n http-check connect ssl\n", "appl does not implement http-check connect ssl yet"},
+		{"backend b\n http-check connect via-socks4\n", "appl does not implement http-check connect via-socks4 yet"},
 		{"backend b\n http-check connect port 80 alpn h2\n", "appl does not implement http-check connect alpn yet"},
 		{"backend b\n http-check send uri-lf /%[var(x)]\n", "appl does not implement http-check send uri-lf yet"},
 		{"backend b\n http-check expect min-recv 10 string x\n", "appl does not implement http-check expect min-recv yet"},

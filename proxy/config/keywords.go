@@ -84,7 +84,7 @@ var Unsupported = map[string]map[string]bool{
 	),
 	"server": set(
 		"agent-addr", "agent-check", "agent-inter", "agent-port", "agent-send", "allow-0rtt", "check-alpn", "check-proto", "check-reuse-pool",
-		"check-send-proxy", "check-sni", "check-via-socks4", "client-sigalgs", "crl-file", "enabled",
+		"check-send-proxy", "check-via-socks4", "client-sigalgs", "crl-file", "enabled",
 		"error-limit", "guid", "hash-key", "id", "init-addr", "init-state", "log-bufsize",
 		"log-proto", "max-reuse", "minconn", "namespace", "no-agent-check", "no-backup",
 		"no-check", "no-send-proxy", "no-send-proxy-v2",
@@ -115,8 +115,6 @@ var Unsupported = map[string]map[string]bool{
 var notServedYet = map[string]string{
 	"http-after-response": "HTTP after-response rules",
 	"tcp-response":        "tcp-response rules",
-	"stats":               "the stats page of a frontend (appl serves it in backend and listen sections)",
-	"prometheus":          "the Prometheus exporter of a frontend (appl serves it in backend and listen sections)",
 }
 
 // appl's own section kinds are decoded by other packages: skipped silently here.

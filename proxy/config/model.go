@@ -236,6 +236,9 @@ type TCPCheckStep struct {
 	// connect
 	Port      int
 	SendProxy bool
+	SSL       bool   // `ssl`: TLS on this connection
+	SNI       string // `sni NAME`
+	Default   bool   // `default`: the server line's check settings (check-ssl, check-sni)
 	// send / send-binary (decoded bytes)
 	Data []byte
 	// expect
@@ -256,6 +259,23 @@ type HTTPCheck struct {
 	SendState            bool // `http-check send-state`
 	ConnectPort          int  // `http-check connect port N`, 0 keeps the check port
 	ConnectSendProxy     bool // `http-check connect send-proxy`
+	// Connect is set by an `http-check connect` line. Without one (or with `default`
+	// on it) the check connects as the server line says (check-ssl, check-sni, an ssl
+	// server's TLS); with one, over TLS only when it says `ssl` (HAProxy 2.6, measured).
+	Connect        bool
+	ConnectDefault bool   // `http-check connect default`
+	ConnectSSL     bool   // `http-check connect ssl`
+	ConnectSNI     string // `http-check connect sni NAME`
+}
+
+// ChecksOverTLS reports whether the server's checks connect over TLS by default, as
+// HAProxy decides: check-ssl, or an ssl server whose checks go to its own address
+// (no `port` or `addr`), unless no-check-ssl.
+func (s *Server) ChecksOverTLS() bool {
+	if s.CheckSSL {
+		return true
+	}
+	return s.SSL && !s.NoCheckSSL && s.CheckPort == 0 && s.CheckAddr == ""
 }
 
 // HTTPExpect is one `http-check expect` line.
@@ -303,10 +323,16 @@ type Server struct {
 	SNI        *acl.Expr // sni EXPR, nil: no SNI sent
 	ALPN       []string
 	VerifyHost string
-	CheckSSL   bool // check-ssl: health checks over TLS
-	NoSSLReuse bool // no-ssl-reuse: no TLS session resumption
+	CheckSSL   bool   // check-ssl: health checks over TLS
+	NoCheckSSL bool   // no-check-ssl: not even by default (an ssl server's checks)
+	CheckSNI   string // check-sni: the SNI of TLS health checks ("" sends none)
+	NoSSLReuse bool   // no-ssl-reuse: no TLS session resumption
 	SSLParams  tlsconf.Params
 	TLS        *tlsconf.Client
+	// CheckTLS is the TLS side of health checks: TLS itself for an ssl server, else one
+	// built from the same options for check-ssl or an `http-check`/`tcp-check connect
+	// ssl` (nil when no check can use TLS).
+	CheckTLS *tlsconf.Client
 
 	// Options keeps recognised per-server options that a later issue implements (ssl,
 	// verify, ...), by name, so the data plane can refuse what it does not serve.

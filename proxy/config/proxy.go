@@ -951,10 +951,24 @@ func (d *decoder) tcpCheck(p *proxy, l cfgfile.Line, args []string) {
 				st.SendProxy = true
 			case "comment":
 				i++
-			case "addr", "sni", "alpn", "proto":
+			case "ssl":
+				st.SSL = true
+			case "default":
+				st.Default = true
+			case "sni":
+				if i+1 >= len(rest) {
+					d.errorf(l, "tcp-check connect sni needs a value")
+					return
+				}
+				st.SNI = rest[i+1]
+				i++
+			case "linger":
+				// HAProxy closes checks with a reset unless linger; appl always resets:
+				// the check's result is the same.
+			case "addr", "alpn", "proto":
 				d.warnf(l, "unsupported directive (appl does not implement tcp-check connect %s yet; see docs/compatibility.md)", rest[i])
 				i++
-			case "ssl", "linger", "via-socks4", "default":
+			case "via-socks4":
 				d.warnf(l, "unsupported directive (appl does not implement tcp-check connect %s yet; see docs/compatibility.md)", rest[i])
 			default:
 				d.errorf(l, "unknown tcp-check connect option %q (expected port N, send-proxy, ssl, sni, alpn, linger, comment)", rest[i])
@@ -1078,6 +1092,7 @@ func (d *decoder) httpCheck(p *proxy, l cfgfile.Line, args []string) {
 		// A proxy's own http-check rules replace the ones of its defaults (HAProxy 2.2+);
 		// the request line of option httpchk and the disable-on-404/send-state flags stay.
 		h.Headers, h.Body, h.Expect, h.ConnectPort, h.ConnectSendProxy = nil, "", nil, 0, false
+		h.Connect, h.ConnectDefault, h.ConnectSSL, h.ConnectSNI = false, false, false, ""
 		p.httpFromDef = false
 	}
 	rest := args[1:]
@@ -1178,6 +1193,7 @@ func (d *decoder) httpCheck(p *proxy, l cfgfile.Line, args []string) {
 			d.errorf(l, "http-check connect must come before the send and expect lines (HAProxy refuses it too)")
 			return
 		}
+		h.Connect = true
 		for i := 0; i < len(rest); i++ {
 			switch rest[i] {
 			case "port":
@@ -1194,15 +1210,21 @@ func (d *decoder) httpCheck(p *proxy, l cfgfile.Line, args []string) {
 				i++
 			case "send-proxy":
 				h.ConnectSendProxy = true
-			case "default", "linger":
-			case "ssl", "send-proxy-v2", "via-socks4":
+			case "default":
+				h.ConnectDefault = true
+			case "linger":
+			case "ssl":
+				h.ConnectSSL = true
+			case "send-proxy-v2", "via-socks4":
 				d.warnf(l, "unsupported directive (appl does not implement http-check connect %s yet; see docs/compatibility.md)", rest[i])
 			case "sni", "alpn", "proto", "addr", "comment", "proxy-v2-options":
 				if i+1 >= len(rest) {
 					d.errorf(l, "http-check connect %s needs a value", rest[i])
 					return
 				}
-				if rest[i] != "comment" {
+				if rest[i] == "sni" {
+					h.ConnectSNI = rest[i+1]
+				} else if rest[i] != "comment" {
 					d.warnf(l, "unsupported directive (appl does not implement http-check connect %s yet; see docs/compatibility.md)", rest[i])
 				}
 				i++
@@ -1347,7 +1369,7 @@ func (p *proxy) tcpModeWarnings(d *decoder) {
 	}
 }
 
-// statsWarnings reports a stats page HAProxy would ignore, and one appl cannot serve yet.
+// statsWarnings reports a stats page HAProxy would ignore.
 func (p *proxy) statsWarnings(d *decoder) {
 	if p.mode == ModeTCP && len(p.prometheus) > 0 {
 		at := cfgfile.Line{Pos: p.prometheus[0].Pos, Words: []string{"http-request"}}
@@ -1361,12 +1383,6 @@ func (p *proxy) statsWarnings(d *decoder) {
 	if p.mode == ModeTCP {
 		d.warnf(at, "stats requires mode http; ignored by tcp %s %q", p.kind, p.name)
 		p.stats = nil
-		return
-	}
-	if p.kind == "frontend" {
-		// The data plane asks backends (and listens) for their stats page; a frontend's
-		// own page waits for a frontend hook.
-		d.notServed(p, at, "stats")
 	}
 }
 

@@ -280,7 +280,4 @@ func (d *decoder) useService(p *proxy, l cfgfile.Line, args []string) {
 		r.Cond = cond
 	}
 	p.prometheus = append(p.prometheus, r)
-	if p.kind == "frontend" {
-		d.notServed(p, l, "prometheus")
-	}
 }

@@ -99,9 +99,11 @@ func (d *decoder) serverTLS(l cfgfile.Line, s *Server, o, val string) bool {
 	case "no-verifyhost":
 		s.VerifyHost = ""
 	case "check-ssl":
-		s.CheckSSL = true
+		s.CheckSSL, s.NoCheckSSL = true, false
 	case "no-check-ssl":
-		s.CheckSSL = false
+		s.CheckSSL, s.NoCheckSSL = false, true
+	case "check-sni":
+		s.CheckSNI = val
 	case "no-ssl-reuse":
 		s.NoSSLReuse = true
 	case "ssl-reuse":
@@ -293,10 +295,33 @@ func (d *decoder) loadTLS() {
 		}
 	}
 	for _, be := range d.cfg.Backends {
+		sslConnect := be.Check.usesSSLConnect()
 		for _, s := range be.Servers {
 			l := cfgfile.Line{Pos: s.Pos, Words: []string{"server", s.Name}}
-			if s.CheckSSL && s.Check {
-				d.warnf(l, "check-ssl: not served yet (health checks connect without TLS; a TCP check still sees the port open)")
+			// A server without ssl whose checks use TLS (check-ssl, `http-check|tcp-check
+			// connect ssl`) gets a client of its own for them, from the same options and
+			// with the same default verify (HAProxy refuses it without a ca-file too).
+			if !s.SSL && s.Check && (s.CheckSSL || sslConnect) {
+				if s.Verify == "" {
+					s.Verify = g.SSLServerVerify
+					if s.Verify == "" {
+						s.Verify = "required"
+					}
+				}
+				s.CAFile = d.tlsPath(g.CaBase, s.CAFile)
+				s.Crt = d.tlsPath(g.CrtBase, s.Crt)
+				t, warns, err := tlsconf.NewClient(tlsconf.ClientSpec{
+					Verify: s.Verify, CAFile: s.CAFile, Crt: s.Crt, ALPN: http1Only(d, l, s.ALPN), VerifyHost: s.VerifyHost,
+					NoReuse: s.NoSSLReuse, Params: merge(g.SSLDefaultServer, s.SSLParams),
+				})
+				if err != nil {
+					d.errorf(l, "backend %s: check-ssl: %v", strconv.Quote(be.Name), err)
+					continue
+				}
+				for _, w := range warns {
+					d.warnf(l, "check-ssl: %s", w)
+				}
+				s.CheckTLS = t
 			}
 			if !s.SSL {
 				continue
@@ -324,6 +349,20 @@ func (d *decoder) loadTLS() {
 				d.warnf(l, "ssl: %s", w)
 			}
 			s.TLS = t
+			s.CheckTLS = t
 		}
 	}
+}
+
+// usesSSLConnect reports whether an explicit check connect asks for TLS.
+func (c *CheckSpec) usesSSLConnect() bool {
+	if c.Kind == "httpchk" && c.HTTP != nil && c.HTTP.ConnectSSL {
+		return true
+	}
+	for _, st := range c.TCPSteps {
+		if c.Kind == "tcp-check" && st.Action == "connect" && st.SSL {
+			return true
+		}
+	}
+	return false
 }

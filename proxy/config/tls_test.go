@@ -70,7 +70,7 @@ backend b
 		t.Errorf("strict-sni: %v", c)
 	}
 	ss := cfg.Backends[0].Servers
-	if !ss[0].SSL || ss[0].Verify != "none" || ss[0].TLS == nil || !ss[0].CheckSSL || ss[0].ALPN[0] != "http/1.1" {
+	if !ss[0].SSL || ss[0].Verify != "none" || ss[0].TLS == nil || !ss[0].CheckSSL || ss[0].ALPN[0] != "http/1.1" || ss[0].CheckTLS != ss[0].TLS {
 		t.Errorf("s1 = %+v", ss[0])
 	}
 	if got, _ := ss[0].SNI.String(&acl.Txn{}); got != "www.example.com" {
@@ -82,7 +82,7 @@ backend b
 	if ss[1].TLS.Config("x").MaxVersion != tls.VersionTLS12 {
 		t.Errorf("ssl-default-server-options no-tlsv13 not applied")
 	}
-	if ss[2].SSL || ss[2].TLS != nil {
+	if ss[2].SSL || ss[2].TLS != nil || ss[2].CheckTLS != nil {
 		t.Errorf("s3 = %+v", ss[2])
 	}
 	var warns []string
@@ -93,10 +93,103 @@ backend b
 	for _, want := range []string{
 		"t.cfg:5: tune.ssl.default-dh-param: ignored",
 		"t.cfg:8: bind: ssl: ciphers: not available in Go, ignored: DHE-RSA-AES256-SHA",
-		"t.cfg:12: server: check-ssl: not served yet",
 	} {
 		if !strings.Contains(all, want) {
 			t.Errorf("warnings lack %q:\n%s", want, all)
+		}
+	}
+	if strings.Contains(all, "check-ssl") {
+		t.Errorf("check-ssl is served now, yet warned:\n%s", all)
+	}
+}
+
+// Which checks go over TLS, as HAProxy 2.6 decides (measured against it: an ssl
+// server's checks use TLS unless port/addr or no-check-ssl; check-ssl forces TLS; an
+// explicit http-check connect uses TLS only with ssl, or with default on such a server).
+func TestCheckTLSDecoding(t *testing.T) {
+	dir := t.TempDir()
+	ca := tlstest.NewCA(t, "CA")
+	ca.WriteCA(t, dir, "ca.pem")
+	src := `backend b
+ default-server check-ssl verify none
+ server s1 127.0.0.1:80 check
+ server s2 127.0.0.1:80 check no-check-ssl
+ server s3 127.0.0.1:443 check ssl check-sni chk.example no-check-ssl
+backend c
+ server s1 127.0.0.1:443 ssl verify none check
+ server s2 127.0.0.1:443 ssl verify none check port 8080
+ server s3 127.0.0.1:443 ssl verify none check addr 127.0.0.2
+ server s4 127.0.0.1:443 ssl verify none check port 8080 check-ssl
+ server s5 127.0.0.1:443 ssl verify required ca-file ca.pem check check-sni srv.example
+backend d
+ option httpchk GET /
+ http-check connect ssl sni h.example port 8443
+ server s1 127.0.0.1:80 check verify none
+ server s2 127.0.0.1:80 verify none
+backend e
+ option tcp-check
+ tcp-check connect port 25 ssl sni t.example
+ tcp-check connect default
+ tcp-check expect string OK
+ server s1 127.0.0.1:80 check verify none
+`
+	cfg, err := decodeIn(t, dir, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		be, srv   string
+		overTLS   bool
+		checkTLS  bool
+		trafficTL bool
+		sni       string
+	}{
+		{"b", "s1", true, true, false, ""},
+		{"b", "s2", false, false, false, ""},
+		{"b", "s3", false, true, true, "chk.example"},
+		{"c", "s1", true, true, true, ""},
+		{"c", "s2", false, true, true, ""},
+		{"c", "s3", false, true, true, ""},
+		{"c", "s4", true, true, true, ""},
+		{"c", "s5", true, true, true, "srv.example"},
+		{"d", "s1", false, true, false, ""},
+		{"d", "s2", false, false, false, ""},
+		{"e", "s1", false, true, false, ""},
+	} {
+		var s *Server
+		for _, x := range cfg.Backend(tc.be).Servers {
+			if x.Name == tc.srv {
+				s = x
+			}
+		}
+		if s.ChecksOverTLS() != tc.overTLS || (s.CheckTLS != nil) != tc.checkTLS || (s.TLS != nil) != tc.trafficTL || s.CheckSNI != tc.sni {
+			t.Errorf("%s/%s: ChecksOverTLS %v CheckTLS %v TLS %v check-sni %q, want %+v", tc.be, tc.srv, s.ChecksOverTLS(), s.CheckTLS != nil, s.TLS != nil, s.CheckSNI, tc)
+		}
+	}
+	if s5 := cfg.Backend("c").Servers[4]; !s5.CheckTLS.Verifies() {
+		t.Errorf("c/s5 checks do not verify")
+	}
+	h := cfg.Backend("d").Check.HTTP
+	if !h.Connect || !h.ConnectSSL || h.ConnectSNI != "h.example" || h.ConnectPort != 8443 || h.ConnectDefault {
+		t.Errorf("http-check connect = %+v", h)
+	}
+	st := cfg.Backend("e").Check.TCPSteps
+	if len(st) != 3 || !st[0].SSL || st[0].SNI != "t.example" || st[0].Port != 25 || st[0].Default || !st[1].Default || st[1].SSL {
+		t.Errorf("tcp-check steps = %+v", st)
+	}
+	for _, w := range cfg.Warnings {
+		if strings.Contains(w.Error(), "ssl") || strings.Contains(w.Error(), "sni") || strings.Contains(w.Error(), "default") {
+			t.Errorf("warning: %v", w)
+		}
+	}
+	// A server without ssl checked over TLS verifies by default, so it needs a CA
+	// file, as in HAProxy ("verify is enabled by default but no CA file specified").
+	for _, bad := range []string{
+		"backend e\n server s1 127.0.0.1:80 check check-ssl\n",
+		"backend e\n option httpchk\n http-check connect ssl\n server s1 127.0.0.1:80 check\n",
+	} {
+		if _, err := decodeIn(t, dir, bad); err == nil || !strings.Contains(err.Error(), "verify required needs a ca-file") {
+			t.Errorf("%q: err %v", bad, err)
 		}
 	}
 }

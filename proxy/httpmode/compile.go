@@ -155,6 +155,7 @@ type Frontend struct {
 	lim         http1.Limits
 	bufSize     int
 	stick       *tcprules.Rules
+	resp        Responder // the frontend's own page (SetResponder), nil: none
 }
 
 // Name returns the frontend's name.

@@ -231,6 +231,9 @@ func (s *session) serveOne() bool {
 	if s.reqRules(f.reqRules, nil) == ruleRespond || s.reqRules(f.redirects, nil) == ruleRespond {
 		return s.sendLocal(reqFraming, to, tr)
 	}
+	if f.resp != nil && s.frontRespond(reqFraming, to) {
+		return s.sendLocal(reqFraming, to, tr)
+	}
 	name := s.chooseBackend()
 	var be Backend
 	var bp *backendProg

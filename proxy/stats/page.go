@@ -116,6 +116,17 @@ func (p *Page) respond(dst []byte, req *http1.Request, body []byte, haveBody boo
 	return appendSimple(dst, 200, "OK", "text/html; charset=utf-8", html, head), 200, true
 }
 
+// ServiceName is the server name HAProxy logs for a request the page answered:
+// "<PROMEX>" for the Prometheus exporter, "<STATS>" for the page (httpmode.ServiceNamer).
+func (p *Page) ServiceName(req *http1.Request, txn *acl.Txn) string {
+	for _, r := range p.prom {
+		if r.Cond == nil || r.Cond.Match(txn) {
+			return "<PROMEX>"
+		}
+	}
+	return "<STATS>"
+}
+
 // pageOpts are the `;csv;norefresh;up;no-maint;st=X` suffixes of the page's URI.
 type pageOpts struct {
 	base      string // the page's URI as requested, before the options
@@ -129,6 +140,11 @@ type pageOpts struct {
 // match says whether req asks for the page: its URI (path and query) starts with the
 // configured prefix, as HAProxy compares them.
 func (p *Page) match(req *http1.Request) (pageOpts, bool) {
+	// A frontend's page sees every request of the frontend: tell the others apart
+	// without building the URI string.
+	if !uriHasPrefix(req, p.cfg.URI) {
+		return pageOpts{}, false
+	}
 	uri := string(req.Path())
 	if q, ok := req.Query(); ok {
 		uri += "?" + string(q)
@@ -154,6 +170,25 @@ func (p *Page) match(req *http1.Request) (pageOpts, bool) {
 		}
 	}
 	return o, true
+}
+
+// uriHasPrefix reports whether path, then "?" and the query when there is one, starts
+// with prefix, without allocating.
+func uriHasPrefix(req *http1.Request, prefix string) bool {
+	path := req.Path()
+	if len(prefix) <= len(path) {
+		return string(path[:len(prefix)]) == prefix
+	}
+	if string(path) != prefix[:len(path)] {
+		return false
+	}
+	rest := prefix[len(path):]
+	q, ok := req.Query()
+	if !ok || rest[0] != '?' {
+		return false
+	}
+	rest = rest[1:]
+	return len(rest) <= len(q) && string(q[:len(rest)]) == rest
 }
 
 func (o *pageOpts) keep(r *Row) bool {

@@ -258,3 +258,34 @@ func TestPageEscapesServerTexts(t *testing.T) {
 		t.Fatalf("unescaped server texts:\n%s", r.body)
 	}
 }
+
+// The URI prefix check runs on every request of a frontend with a page: it must agree
+// with the string comparison and not allocate.
+func TestURIHasPrefix(t *testing.T) {
+	for _, tc := range []struct {
+		target, prefix string
+		want           bool
+	}{
+		{"/stats", "/stats", true},
+		{"/stats;csv", "/stats", true},
+		{"/statsx", "/stats", true}, // HAProxy compares a prefix, nothing more
+		{"/stat", "/stats", false},
+		{"/", "/stats", false},
+		{"/haproxy?stats", "/haproxy?stats", true},
+		{"/haproxy?stats;csv", "/haproxy?stats", true},
+		{"/haproxy?stat", "/haproxy?stats", false},
+		{"/haproxy", "/haproxy?stats", false},
+		{"/haproxyx?stats", "/haproxy?stats", false},
+		{"/haproxy?", "/haproxy?", true},
+		{"/", "/", true},
+		{"/metrics?x=1", "/metrics", true},
+	} {
+		req := parseReq(t, "GET "+tc.target+" HTTP/1.1\r\nHost: a\r\n\r\n")
+		if got := uriHasPrefix(req, tc.prefix); got != tc.want {
+			t.Errorf("%q has prefix %q: %v, want %v", tc.target, tc.prefix, got, tc.want)
+		}
+		if n := testing.AllocsPerRun(10, func() { uriHasPrefix(req, tc.prefix) }); n != 0 {
+			t.Errorf("%q: %v allocations", tc.target, n)
+		}
+	}
+}
