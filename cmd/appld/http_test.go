@@ -114,11 +114,13 @@ func TestSeed004HTTPThroughAppld(t *testing.T) {
 	//  - bind *:9001 / *:1080 -> free loopback ports
 	//  - servers 192.168.8.111/112:8080-8082 -> loopback net/http servers
 	//  - log 127.0.0.1 (udp/514) -> a loopback UDP listener of the test
+	//  - pidfile /home/ha/haproxy/conf/haproxy.pid -> the test's temp dir (appld, like
+	//    haproxy, refuses to start when it cannot write its pidfile)
 	writeCfg(t, path, `global
     daemon
     maxconn 30000   #ulimit -n is at least 60018
     user ha
-    pidfile /home/ha/haproxy/conf/haproxy.pid
+    pidfile `+filepath.Join(dir, "haproxy.pid")+`
     log `+logAddr+` local0 info
     log `+logAddr+` local1 warning
 
