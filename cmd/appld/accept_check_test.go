@@ -61,6 +61,7 @@ func TestSeed004HealthCheckAndStatsThroughAppld(t *testing.T) {
 	sockPath := filepath.Join(dir, "appl.sock")
 	front, statsAddr := freePort(t), freePort(t)
 	vars["LOG"], vars["SOCK"], vars["FRONT"], vars["STATS"] = logAddr, sockPath, front, statsAddr
+	vars["PIDFILE"] = filepath.Join(dir, "appld.pid")
 	path := filepath.Join(dir, "appl.cfg")
 	writeCfg(t, path, fixture(t, "seed004-l7.cfg", vars))
 	startLocalAppld(t, path)
