@@ -14,6 +14,9 @@
 #   PIN=auto        auto: pin proxy and load to separate CPUs when there are
 #                   at least THREADS+2 of them; 0: never pin
 #   KEEP=0          1: keep the temp dir (config, logs, raw wrk output)
+#   APPLD_B=""      A/B: run this other appld binary as column appldB (with B_ENV)
+#   B_ENV=""        A/B: also run appld (or APPLD_B) with these environment
+#                   settings (NAME=VALUE words) as column appldB
 set -u -o pipefail
 
 DURATION=${DURATION:-5}
@@ -25,6 +28,10 @@ PIN=${PIN:-auto}
 KEEP=${KEEP:-0}
 HAPROXY=${HAPROXY:-haproxy}
 APPLD=${APPLD:-}
+B_ENV=${B_ENV:-}
+APPLD_B=${APPLD_B:-}
+# APPLD_B alone (another binary as appldB) needs a non-empty B_ENV to switch the column on.
+[ -n "$APPLD_B" ] && [ -z "$B_ENV" ] && B_ENV="APPLD_B=1"
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$ROOT/bench/lib.sh"
@@ -104,6 +111,7 @@ if [ -z "$APPLD_NOTE" ] && ! "$APPLD" -c -f "$CFG" >"$TMP/appld-check.log" 2>&1;
 	APPLD_NOTE="appld -c refuses the config: $(head -n 1 "$TMP/appld-check.log")"
 fi
 IMPLS=(appld haproxy direct)
+[ -n "$B_ENV" ] && IMPLS=(appld appldB haproxy direct)
 [ -n "$APPLD_NOTE" ] && IMPLS=(haproxy direct)
 
 ready_or_dead() { ! kill -0 "$1" 2>/dev/null || listening "$FE_HTTP"; }
@@ -112,6 +120,8 @@ start_proxy() {
 	case $1 in
 	haproxy) start haproxy "${PROXY_CPU[@]}" "$HAPROXY" -db -f "$CFG" ;;
 	appld) start appld env GOMAXPROCS="$THREADS" "${PROXY_CPU[@]}" "$APPLD" -f "$CFG" ;;
+	# shellcheck disable=SC2086 # B_ENV is a list of NAME=VALUE words
+	appldB) start appldB env $B_ENV GOMAXPROCS="$THREADS" "${PROXY_CPU[@]}" "${APPLD_B:-$APPLD}" -f "$CFG" ;;
 	esac
 	PROXY_PID=$LAST_PID
 	if ! wait_for 10 ready_or_dead "$PROXY_PID" || ! kill -0 "$PROXY_PID" 2>/dev/null; then
@@ -194,11 +204,13 @@ done
 # row LABEL SCENARIO METRIC FORMAT TARGET: "hi:X" appld >= X x haproxy,
 # "lo:X" appld <= X x haproxy.
 row() {
-	local label=$1 sc=$2 m=$3 fmt=$4 target=${5:-} d h a ratio verdict=""
+	local label=$1 sc=$2 m=$3 fmt=$4 target=${5:-} d h a b ratio bratio verdict=""
 	d=$(mean "$sc" "$m" direct)
 	h=$(mean "$sc" "$m" haproxy)
 	if [ -n "$APPLD_NOTE" ]; then a=skipped; else a=$(mean "$sc" "$m" appld); fi
 	ratio=$(awk -v a="$a" -v h="$h" 'BEGIN { if (a + 0 > 0 && h + 0 > 0) printf "%.2f", a / h; else print "-" }')
+	b=$(mean "$sc" "$m" appldB)
+	bratio=$(awk -v a="$b" -v h="$h" 'BEGIN { if (a + 0 > 0 && h + 0 > 0) printf "%.2f", a / h; else print "-" }')
 	if [ -n "$target" ] && [ "$ratio" != - ]; then
 		verdict=$(awk -v t="$target" -v a="$a" -v h="$h" 'BEGIN {
 			split(t, p, ":")
@@ -212,7 +224,11 @@ row() {
 	lo:*) target="<= ${target#lo:}x haproxy" ;;
 	esac
 	f() { [ "$1" = - ] || [ "$1" = skipped ] && echo "$1" || printf "$fmt" "$1"; }
-	printf '%-36s %10s %10s %10s %8s  %-18s %s\n' "$label" "$(f "$d")" "$(f "$h")" "$(f "$a")" "$ratio" "$target" "$verdict"
+	if [ -n "$B_ENV" ]; then
+		printf '%-36s %10s %10s %10s %8s %10s %8s  %-18s %s\n' "$label" "$(f "$d")" "$(f "$h")" "$(f "$a")" "$ratio" "$(f "$b")" "$bratio" "$target" "$verdict"
+	else
+		printf '%-36s %10s %10s %10s %8s  %-18s %s\n' "$label" "$(f "$d")" "$(f "$h")" "$(f "$a")" "$ratio" "$target" "$verdict"
+	fi
 }
 has() { case " $SCENARIOS " in *" $1 "*) return 0 ;; esac; return 1; }
 
@@ -221,7 +237,16 @@ echo "appl http bench  $(date -u '+%Y-%m-%d %H:%M UTC')  $(uname -r)  $("$HAPROX
 echo "$ROUNDS rounds x ${DURATION}s, alternating appld/haproxy/direct; mode http, nbthread $THREADS (appld GOMAXPROCS=$THREADS); wrk -t2 -c$CONNS; $NCPU CPUs, $PINNING; load avg at start $(cut -d' ' -f1-3 /proc/loadavg)"
 [ -n "$APPLD_NOTE" ] && echo "$APPLD_NOTE"
 echo
-printf '%-36s %10s %10s %10s %8s  %-18s %s\n' "metric (mean of rounds)" direct haproxy appld "a/h" target result
+if [ -n "$B_ENV" ]; then
+	if [ -n "$APPLD_B" ]; then
+		echo "appldB: $APPLD_B with $B_ENV (result column judges appld)"
+	else
+		echo "appldB: the same appld with $B_ENV (result column judges appld)"
+	fi
+	printf '%-36s %10s %10s %10s %8s %10s %8s  %-18s %s\n' "metric (mean of rounds)" direct haproxy appld "a/h" appldB "b/h" target result
+else
+	printf '%-36s %10s %10s %10s %8s  %-18s %s\n' "metric (mean of rounds)" direct haproxy appld "a/h" target result
+fi
 printf '%.0s-' {1..106}
 echo
 if has ka; then

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -184,30 +185,148 @@ func (p *Proxy) compileHTTP(g *generation) []string {
 	return errs
 }
 
+// logBufs recycles httplog line buffers across sessions (a connection per request
+// would otherwise grow a new one each time; Send copies the line).
+var logBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
 // ctxKey finds the httpSession of a Dial in the session's context.
 type ctxKey struct{}
 
-// httpSession is one client connection served by the engine: its Env, and what Dial
-// needs (the client's addresses for source/usesrc, send-proxy and `server *`).
+// httpSession is one client connection served by the engine: its Env, its context, and
+// what Dial needs (the client's addresses for source/usesrc, send-proxy and `server *`).
+//
+// It is the context.Context given to the engine itself (Value(ctxKey{}) is the
+// session; kill ends it): one allocation instead of a WithValue, a WithCancel and the
+// cancelCtx bookkeeping of the engine's context.AfterFunc (AfterFunc below is the
+// method context.AfterFunc looks for on a parent). No deadline.
 type httpSession struct {
-	s   *session
-	buf []byte // log line
+	s *session
+
+	mu     sync.Mutex
+	done   chan struct{} // made on first Done
+	err    error         // context.Canceled once killed
+	after1 func()        // the first AfterFunc callback, until stopped
+	afters []func()      // later ones (nil entries: stopped)
+}
+
+func (hs *httpSession) Deadline() (time.Time, bool) { return time.Time{}, false }
+
+func (hs *httpSession) Done() <-chan struct{} {
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	if hs.done == nil {
+		hs.done = make(chan struct{})
+		if hs.err != nil {
+			close(hs.done)
+		}
+	}
+	return hs.done
+}
+
+func (hs *httpSession) Err() error {
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	return hs.err
+}
+
+func (hs *httpSession) Value(key any) any {
+	if key == (ctxKey{}) {
+		return hs
+	}
+	return nil
+}
+
+// AfterFunc runs f in its own goroutine once the session is killed (at once if it
+// was); stop unregisters it and reports whether it did before f started.
+func (hs *httpSession) AfterFunc(f func()) (stop func() bool) {
+	hs.mu.Lock()
+	if hs.err != nil {
+		hs.mu.Unlock()
+		go f()
+		return func() bool { return false }
+	}
+	if hs.after1 == nil && hs.afters == nil {
+		// The engine's one callback: no closure, no slice.
+		hs.after1 = f
+		hs.mu.Unlock()
+		return hs.stop1
+	}
+	i := len(hs.afters)
+	hs.afters = append(hs.afters, f)
+	hs.mu.Unlock()
+	return func() bool {
+		hs.mu.Lock()
+		defer hs.mu.Unlock()
+		if i >= len(hs.afters) || hs.afters[i] == nil {
+			return false
+		}
+		hs.afters[i] = nil
+		return true
+	}
+}
+
+// stop1 unregisters after1.
+func (hs *httpSession) stop1() bool {
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	if hs.after1 == nil {
+		return false
+	}
+	hs.after1 = nil
+	hs.afters = []func(){} // after1 is used once: later registrations take the slice
+	return true
+}
+
+// kill ends the session (hard stop, shutdown session): the engine closes its sockets.
+func (hs *httpSession) kill() {
+	hs.mu.Lock()
+	if hs.err != nil {
+		hs.mu.Unlock()
+		return
+	}
+	hs.err = context.Canceled
+	if hs.done != nil {
+		close(hs.done)
+	}
+	fs := hs.afters
+	if hs.after1 != nil {
+		fs = append(fs, hs.after1)
+	}
+	hs.after1, hs.afters = nil, nil
+	hs.mu.Unlock()
+	for _, f := range fs {
+		if f != nil {
+			go f()
+		}
+	}
 }
 
 // serveHTTP runs the engine on an accepted connection of an http frontend; cc is the
-// client side as the engine must read it (a *tls.Conn on ssl binds).
+// client side as the engine must read it (a *tls.Conn on ssl binds), nil for a socket
+// accepted raw (s.cfd, see takeRawClient).
 func (p *Proxy) serveHTTP(s *session, cc net.Conn) {
+	reserveStack(false, 0)
 	fe := s.fe
 	s.http = true
+	raw := cc == nil
+	if raw {
+		fc := s.takeRawClient()
+		if fc == nil {
+			return
+		}
+		defer fc.Close()
+		cc = fc
+	}
 	hs := &httpSession{s: s}
-	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), ctxKey{}, hs))
-	defer cancel()
 	p.sessMu.Lock()
-	s.cancel = cancel
+	s.cancel = hs.kill
 	p.sessMu.Unlock()
+	if raw && s.killedRaw() {
+		hs.kill() // killed between takeRawClient and s.cancel being visible to killAll
+	}
 	txn := &s.rs.Txn
 	txn.Env = fe.gen
-	st := fe.http.Serve(ctx, cc, s.accept, hs, txn)
+	st := fe.http.Serve(hs, cc, s.accept, hs, txn)
 	s.bytesIn, s.bytesOut = st.BytesIn, st.BytesOut
 	fe.bytesI.Add(st.BytesIn)
 	fe.bytesO.Add(st.BytesOut)
@@ -286,13 +405,15 @@ func (hs *httpSession) Log(e *httpmode.LogEntry) {
 	if srv != nil {
 		e.SrvConn = int(srv.cur.Load())
 	}
-	hs.buf = e.AppendHTTPLog(hs.buf[:0])
+	bp := logBufs.Get().(*[]byte)
+	line := e.AppendHTTPLog((*bp)[:0])
 	now := time.Now()
 	for _, sk := range fe.sinks {
-		sk.Send(accesslog.Info, now, hs.buf)
+		sk.Send(accesslog.Info, now, line)
 	}
-	if cap(hs.buf) > 16<<10 {
-		hs.buf = nil
+	if cap(line) <= 16<<10 {
+		*bp = line
+		logBufs.Put(bp)
 	}
 }
 
@@ -455,9 +576,9 @@ func (h *httpServer) Dial(ctx context.Context) (net.Conn, error) {
 		if to.Connect > 0 {
 			dctx = context.Background()
 		}
-		sc, err := dialServer(dctx, h.s, src, dst, to.Connect)
+		sc, err := dialHTTP(dctx, h.s, src, dst, to.Connect)
 		if err == nil {
-			if err := sendProxy(sc, h.s, src, dst); err != nil {
+			if err := sendProxyConn(sc, h.s, src, dst); err != nil {
 				sc.Close()
 				be.connErrors.Add(1)
 				return nil, err

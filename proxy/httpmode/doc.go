@@ -57,6 +57,12 @@
 //     st := prog.Frontend(name).Serve(ctx, conn, acceptTime, env, &acl.Txn{Src, Dst,
 //     FrontendName, TLS, Env}); conn.Close(). ctx ends the session early (shutdown, kill:
 //     the sockets are closed). st sums the connection for counters.
+//     conn and the connections Server.Dial returns are read, written and spliced with
+//     raw system calls when they are a *net.TCPConn or an *FDConn (a socket the data
+//     plane opened itself: NewFDConn(fd, local, remote), in Go's netpoller only once
+//     it has to wait); anything else (TLS) through its own Read and Write. A ctx with
+//     an AfterFunc(f) (stop func() bool) method (what context.AfterFunc looks for)
+//     is asked for the abort callback directly instead of through context.AfterFunc.
 //
 // Serve is safe for concurrent use; Frontend and Program are read-only after Compile.
 // The caller recovers panics of Serve as for tcp sessions; the goroutines Serve starts

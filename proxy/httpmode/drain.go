@@ -57,15 +57,13 @@ func (d *drainState) leaveIdle() {
 	d.mu.Unlock()
 }
 
-func (d *drainState) isDraining() bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.draining
-}
-
-// startDrain registers the session with the Env's drain signal, if any.
+// startDrain notes the Env's drain signal, if any. Nothing is registered yet: a
+// session only needs to be woken by the signal while it waits idle for its next
+// request (enterIdle), and a connection that carries one request never does. Before
+// that, draining() looks at the signal directly. (Registering every session at once
+// cost a lock of the one shared context and a few allocations per connection.)
 func (s *session) startDrain(env Env) {
-	s.dr = nil
+	s.dr, s.drainCtx, s.drainDone = nil, nil, nil
 	dr, ok := env.(Drainer)
 	if !ok {
 		return
@@ -74,9 +72,31 @@ func (s *session) startDrain(env Env) {
 	if ctx == nil {
 		return
 	}
-	d := &drainState{c: s.c}
-	d.stop = context.AfterFunc(ctx, d.signal)
-	s.dr = d
+	s.drainCtx, s.drainDone = ctx, ctx.Done()
+}
+
+// draining reports whether the drain signal came (a soft stop began).
+func (s *session) draining() bool {
+	if s.drainDone == nil {
+		return false
+	}
+	select {
+	case <-s.drainDone:
+		return true
+	default:
+		return false
+	}
+}
+
+// idleDrain returns the session's registration with the drain signal, made on first
+// use; nil without a signal.
+func (s *session) idleDrain() *drainState {
+	if s.dr == nil && s.drainCtx != nil {
+		d := &drainState{c: s.c}
+		d.stop = context.AfterFunc(s.drainCtx, d.signal)
+		s.dr = d
+	}
+	return s.dr
 }
 
 // endDrain unregisters; a signal running concurrently sees done and does nothing.
@@ -88,4 +108,5 @@ func (s *session) endDrain() {
 		d.mu.Unlock()
 		s.dr = nil
 	}
+	s.drainCtx, s.drainDone = nil, nil
 }

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"appl/internal/cfgfile"
 	"appl/proxy/acl"
 	"appl/proxy/config"
@@ -53,7 +55,40 @@ func (s *tServer) Release()     { s.slots.Add(-1) }
 func (s *tServer) Dial(ctx context.Context) (net.Conn, error) {
 	s.dials.Add(1)
 	d := net.Dialer{Timeout: 2 * time.Second}
-	return d.DialContext(ctx, "tcp", s.addr)
+	c, err := d.DialContext(ctx, "tcp", s.addr)
+	if err != nil || !testFD {
+		return c, err
+	}
+	return toFDConn(c)
+}
+
+// testFD: the harness gives the engine *FDConn sockets on both sides (what appld does),
+// unless APPL_TEST_TCPCONN=1 asks for package net's *net.TCPConn.
+var testFD = os.Getenv("APPL_TEST_TCPCONN") != "1"
+
+// toFDConn moves a TCP connection to an FDConn: a duplicate of its descriptor (the
+// socket stays open when the net.Conn is closed), non-blocking as the original.
+func toFDConn(c net.Conn) (net.Conn, error) {
+	tc, ok := c.(*net.TCPConn)
+	if !ok {
+		return c, nil
+	}
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	nfd := -1
+	var derr error
+	if err := rc.Control(func(fd uintptr) { nfd, derr = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
+		derr = err
+	}
+	local, remote := addrPort(c.LocalAddr()), addrPort(c.RemoteAddr())
+	c.Close()
+	if derr != nil {
+		return nil, derr
+	}
+	return NewFDConn(nfd, local, remote), nil
 }
 
 // tBackend is a test Backend: preferred server when up, else a hash of the key when
@@ -209,6 +244,12 @@ func newHarness(t testing.TB, cfg *config.Config, feName string, opt Options) *h
 			c, err := ln.Accept()
 			if err != nil {
 				return
+			}
+			if testFD {
+				if c, err = toFDConn(c); err != nil {
+					t.Errorf("toFDConn: %v", err)
+					return
+				}
 			}
 			h.wg.Add(1)
 			go func() {

@@ -123,20 +123,16 @@ const (
 )
 
 // copyRaw copies n bytes (n < 0: until EOF) from src's connection to dst's connection.
-// Between two *net.TCPConn the kernel splices: copyRaw waits (under src's inactivity
-// timeout) until bytes are readable, then moves exactly what is there, so the spliced
-// copy never blocks on its read side and the write deadline only measures the writer.
+// Between two sockets (*net.TCPConn or *FDConn) the kernel splices (spliceN): copyRaw
+// waits (under src's inactivity timeout) until bytes are readable, then moves exactly
+// what is there, so the spliced copy never blocks on its read side and the write
+// deadline only measures the writer.
 // Other connections are copied through buf with per-operation deadlines. It returns
 // the bytes copied and, when n >= 0, io.ErrUnexpectedEOF if src ended early; the
 // failing side's err field is set.
 func copyRaw(dst *deadlineWriter, src *deadlineReader, n int64, buf []byte) (int64, error) {
-	st, ok1 := src.conn.(*net.TCPConn)
-	_, ok2 := dst.conn.(*net.TCPConn)
-	if !ok1 || !ok2 {
-		return copyUser(dst, src, n, buf)
-	}
-	rc, err := st.SyscallConn()
-	if err != nil {
+	rc, wc := socketRawConn(src.conn), socketRawConn(dst.conn)
+	if rc == nil || wc == nil {
 		return copyUser(dst, src, n, buf)
 	}
 	src.dirty, dst.dirty = true, true // deadlines are set directly below
@@ -197,20 +193,23 @@ func copyRaw(dst *deadlineWriter, src *deadlineReader, n int64, buf []byte) (int
 		}
 		start := time.Now()
 		dst.conn.SetWriteDeadline(deadline(start, dst.idle))
-		m, err := io.CopyN(dst.conn, src.conn, c)
+		m, rerr, werr := spliceN(wc, rc, c)
 		total += m
 		src.n += m
 		dst.n += m
-		if err != nil {
-			if err == io.EOF {
-				continue // the next wait reports it
-			}
-			if errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET) || isTimeout(err) {
-				dst.err = err
-			} else {
-				src.err = err
-			}
-			return total, err
+		switch {
+		case rerr == io.EOF:
+			continue // the next wait reports it
+		case rerr != nil:
+			src.err = rerr
+			return total, rerr
+		case werr != nil:
+			dst.err = werr
+			return total, werr
+		case m == 0:
+			// No pipe to splice through: copy the rest through user space.
+			k, err := copyUser(dst, src, max(n-total, -1), buf)
+			return total + k, err
 		}
 		// A chunk that drained in under a 64th of the timeout doubles the next; one
 		// that took a quarter halves it.

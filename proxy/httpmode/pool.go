@@ -126,7 +126,7 @@ func (p *Pool) purge() {
 // srvConn is one connection to a server with its read window.
 type srvConn struct {
 	conn      net.Conn
-	raw       *net.TCPConn // nil when not TCP (tests over net.Pipe)
+	rc        syscall.RawConn // nil when not a socket (TLS, tests over net.Pipe)
 	dr        deadlineReader
 	w         deadlineWriter // request writes; its deadline outlives one request
 	rio, wio  rawIO
@@ -141,11 +141,8 @@ type srvConn struct {
 func newSrvConn(c net.Conn, pool *Pool, bufSize int) *srvConn {
 	bp := getSrvBuf(bufSize)
 	sc := &srvConn{conn: c, pool: pool, buf: *bp, bufp: bp}
-	sc.raw, _ = c.(*net.TCPConn)
-	var rc syscall.RawConn
-	if sc.raw != nil {
-		rc, _ = sc.raw.SyscallConn()
-	}
+	rc := socketRawConn(c)
+	sc.rc = rc
 	sc.dr.conn = c
 	sc.dr.raw = sc.rio.bind(rc, false)
 	sc.w = deadlineWriter{conn: c, raw: sc.wio.bind(rc, true)}
@@ -187,16 +184,12 @@ func (c *srvConn) alive() bool {
 	if len(c.r.Buffered()) > 0 {
 		return false
 	}
-	if c.raw == nil {
+	if c.rc == nil {
 		return true
-	}
-	rc, err := c.raw.SyscallConn()
-	if err != nil {
-		return false
 	}
 	ok := false
 	var b [1]byte
-	rerr := rc.Read(func(fd uintptr) bool {
+	rerr := c.rc.Read(func(fd uintptr) bool {
 		_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 		ok = err == syscall.EAGAIN || err == syscall.EWOULDBLOCK
 		return true

@@ -9,7 +9,6 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"appl/proxy/acl"
@@ -52,13 +51,16 @@ type session struct {
 	respPhase     bool
 	expect        bool
 	bodyRunning   bool
-	dr            *drainState // nil unless the Env is a Drainer
+	dr            *drainState // registration with the drain signal, made at the first idle wait
+	drainCtx      context.Context
+	drainDone     <-chan struct{} // drainCtx.Done(); nil unless the Env is a Drainer
 	bodyCh        chan bodyResult
 	abortDone     chan struct{}
 	bodyFraming   http1.Framing
 	bodyTo        timeouts
 	bodySrv       *srvConn
 	copyBodyStart func()
+	abortFn       func()            // s.abort, bound once
 	ts            *tcprules.Session // stick counters (stick.go), nil without tables
 	ownTS         bool              // ts is ours, not the data plane's
 }
@@ -92,6 +94,7 @@ func newSession(f *Frontend) *session {
 	}
 	s.cr = http1.NewReader(&s.cdr, s.rbuf)
 	s.copyBodyStart = s.copyReqBody
+	s.abortFn = s.abort
 	return s
 }
 
@@ -105,17 +108,19 @@ func newSession(f *Frontend) *session {
 func (f *Frontend) Serve(ctx context.Context, c net.Conn, accept time.Time, env Env, txn *acl.Txn) SessionStats {
 	s := newSession(f)
 	s.env, s.txn, s.ctx, s.c, s.accept = env, txn, ctx, c, accept
-	var rc syscall.RawConn
-	if tc, ok := c.(*net.TCPConn); ok {
-		rc, _ = tc.SyscallConn()
-	}
+	rc := socketRawConn(c)
 	s.cdr = deadlineReader{conn: c, raw: s.crio.bind(rc, false)}
 	s.cw = deadlineWriter{conn: c, raw: s.cwio.bind(rc, true)}
 	s.cr.Reset(&s.cdr)
 	s.stats = SessionStats{}
 	s.nreq = 0
 	s.aborted.Store(false)
-	stop := context.AfterFunc(ctx, s.abort)
+	var stop func() bool
+	if af, ok := ctx.(afterFuncer); ok {
+		stop = af.AfterFunc(s.abortFn)
+	} else {
+		stop = context.AfterFunc(ctx, s.abortFn)
+	}
 	s.startDrain(env)
 	s.stickStart()
 	for !s.aborted.Load() && s.serveOne() {
@@ -144,6 +149,14 @@ func (f *Frontend) Serve(ctx context.Context, c net.Conn, accept time.Time, env 
 		sessionPool.Put(s)
 	}
 	return st
+}
+
+// afterFuncer is what context.AfterFunc itself looks for on a parent context: a
+// context that runs callbacks on its own when it ends. A data plane whose ctx has it
+// spares a session the cancelCtx bookkeeping of context.AfterFunc (a child context,
+// the parent's children map and its lock, a few allocations per connection).
+type afterFuncer interface {
+	AfterFunc(f func()) (stop func() bool)
 }
 
 // abort ends the session from outside (ctx done): closing the sockets unblocks any I/O.
@@ -187,15 +200,19 @@ func (s *session) serveOne() bool {
 		if len(s.cr.Buffered()) == 0 {
 			s.cdr.idle = 0
 			s.cdr.setFixed(deadline(time.Now(), to.keepAlive))
-			if s.dr != nil {
+			if s.draining() {
+				return false // soft stop: an idle connection closes at once
+			}
+			dr := s.idleDrain()
+			if dr != nil {
 				s.cdr.arm() // before enterIdle: a drain signal's deadline must not be overwritten
-				if !s.dr.enterIdle() {
+				if !dr.enterIdle() {
 					return false
 				}
 			}
 			err := s.cr.Fill()
-			if s.dr != nil {
-				s.dr.leaveIdle()
+			if dr != nil {
+				dr.leaveIdle()
 			}
 			if err != nil {
 				return false // idle keep-alive connection closed, timed out or drained: no log
@@ -225,7 +242,7 @@ func (s *session) serveOne() bool {
 	s.txn.HTTP = &s.view
 	s.txn.BackendName = ""
 	s.stickRequest()
-	s.clientKeep = s.req.KeepAlive() && f.mode != modeClose && (s.dr == nil || !s.dr.isDraining())
+	s.clientKeep = s.req.KeepAlive() && f.mode != modeClose && !s.draining()
 	reqFraming := s.req.Framing()
 
 	if s.reqRules(f.reqRules, nil) == ruleRespond || s.reqRules(f.redirects, nil) == ruleRespond {
@@ -576,7 +593,7 @@ func (s *session) forward(bp *backendProg, srv Server, ck cookieState, serverKee
 	s.log.Status = s.resp.Status()
 	srvKeep := serverKeep && s.resp.KeepAlive(s.fwd)
 	keepC := s.clientKeep && respFraming.Kind != http1.BodyUntilClose && respFraming.Kind != http1.BodyTunnel &&
-		(s.dr == nil || !s.dr.isDraining())
+		!s.draining()
 	s.resp.Del("connection")
 	s.resp.Del("proxy-connection")
 	s.resp.Del("keep-alive")
