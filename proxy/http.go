@@ -204,7 +204,7 @@ func (p *Proxy) serveHTTP(s *session, cc net.Conn) {
 	p.sessMu.Unlock()
 	txn := &s.rs.Txn
 	txn.Env = fe.gen
-	st := fe.http.Serve(ctx, cc, s.accept, hs, txn)
+	st := p.serveEngine(ctx, s, cc, hs, txn) // HTTP/2 clients go through h2front (tls.go)
 	s.bytesIn, s.bytesOut = st.BytesIn, st.BytesOut
 	fe.bytesI.Add(st.BytesIn)
 	fe.bytesO.Add(st.BytesOut)
