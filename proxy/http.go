@@ -326,7 +326,7 @@ func (p *Proxy) serveHTTP(s *session, cc net.Conn) {
 	}
 	txn := &s.rs.Txn
 	txn.Env = fe.gen
-	st := fe.http.Serve(hs, cc, s.accept, hs, txn)
+	st := p.serveEngine(hs, s, cc, hs, txn) // HTTP/2 clients go through h2front (tls.go)
 	s.bytesIn, s.bytesOut = st.BytesIn, st.BytesOut
 	fe.bytesI.Add(st.BytesIn)
 	fe.bytesO.Add(st.BytesOut)

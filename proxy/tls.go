@@ -1,10 +1,13 @@
 package proxy
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"io"
 	"net"
+	"net/netip"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,6 +16,8 @@ import (
 
 	"appl/proxy/acl"
 	"appl/proxy/config"
+	"appl/proxy/h2front"
+	"appl/proxy/httpmode"
 	"appl/proxy/relay"
 )
 
@@ -224,4 +229,66 @@ func (r *connRelay) copy(i int) {
 		r.closeAll()
 		return
 	}
+}
+
+// serveEngine runs the http engine on a client connection: directly for HTTP/1.x, and
+// through the HTTP/2 gateway (proxy/h2front: each stream becomes a request of the same
+// engine) for a TLS client that negotiated h2 by ALPN.
+func (p *Proxy) serveEngine(ctx context.Context, s *session, cc net.Conn, hs *httpSession, txn *acl.Txn) httpmode.SessionStats {
+	fe := s.fe
+	if tc, ok := cc.(*tls.Conn); (!ok || tc.ConnectionState().NegotiatedProtocol != "h2") && !protoH2(fe.cfg, cc) {
+		return fe.http.Serve(ctx, cc, s.accept, hs, txn)
+	}
+	to := fe.cfg.Timeouts
+	req := to.HTTPRequest
+	if req <= 0 {
+		req = to.Client
+	}
+	idle := to.HTTPKeepAlive
+	if idle <= 0 {
+		idle = req
+	}
+	gen := fe.gen
+	r := h2front.Serve(ctx, cc, s.accept, fe.http, hs, txn, h2front.Options{
+		BufSize: gen.cfg.Global.TuneBufSize, RequestTimeout: req, IdleTimeout: idle, ClientTimeout: to.Client,
+		Stale: func() bool { return p.cur.Load() != gen },
+		OnPanic: func(v any) {
+			p.panics.Add(1)
+			p.log.Error("panic in HTTP/2 connection (recovered)", zap.String("frontend", fe.name), zap.Any("panic", v))
+		},
+		OnProtocolError: func() { fe.h.errReq.Add(1) },
+	})
+	return r.SessionStats
+}
+
+// protoH2 reports whether c was accepted on a `proto h2` bind of fc (HTTP/2 with prior
+// knowledge, as HAProxy's proto h2: no HTTP/1 on that bind). The bind is found by the
+// socket's local address (a PROXY header does not change it). Without such binds it
+// costs one map lookup per bind.
+func protoH2(fc *config.Frontend, c net.Conn) bool {
+	var local netip.AddrPort
+	for _, b := range fc.Binds {
+		if b.Options["proto"] != "h2" {
+			continue
+		}
+		if !local.IsValid() {
+			la, ok := c.LocalAddr().(*net.TCPAddr)
+			if !ok {
+				return false
+			}
+			local = la.AddrPort()
+			local = netip.AddrPortFrom(local.Addr().Unmap(), local.Port())
+		}
+		host, port, err := net.SplitHostPort(b.Address)
+		if err != nil || port != strconv.Itoa(int(local.Port())) {
+			continue
+		}
+		if host == "" || host == "*" {
+			return true
+		}
+		if ip, err := netip.ParseAddr(host); err == nil && (ip.IsUnspecified() || ip.Unmap() == local.Addr()) {
+			return true
+		}
+	}
+	return false
 }

@@ -65,7 +65,8 @@ func (d *decoder) bindAddrs(p *proxy, l cfgfile.Line, list string, opts []string
 				tmpl.Options[o] = val
 			}
 		}
-		if Unsupported["bind"][o] {
+		// `proto h2` (HTTP/2 with prior knowledge, proxy/h2front) is served.
+		if Unsupported["bind"][o] && !(o == "proto" && val == "h2") {
 			d.unsupported(l, "bind "+o)
 		}
 	}

@@ -236,9 +236,26 @@ func merge(def, own tlsconf.Params) tlsconf.Params {
 	return out
 }
 
-// http1Only drops h2 (and h3) from an ALPN list of a mode http proxy: appl's HTTP
-// engine speaks HTTP/1.1, and a peer that negotiated h2 would send frames it cannot
-// read. HAProxy configs commonly offer h2,http/1.1; clients then fall back to 1.1.
+// bindALPN drops h3 from the ALPN list of a mode http bind (HTTP/3 runs over QUIC,
+// not TCP); h2 is served (proxy/h2front) and http/1.1 too.
+func bindALPN(d *decoder, l cfgfile.Line, alpn []string) []string {
+	var out []string
+	for _, p := range alpn {
+		if p == "h3" {
+			d.warnf(l, "alpn %s: HTTP/3 is not served (QUIC), h3 is not offered", strings.Join(alpn, ","))
+			continue
+		}
+		out = append(out, p)
+	}
+	if len(out) == 0 && len(alpn) > 0 {
+		out = []string{"http/1.1"}
+	}
+	return out
+}
+
+// http1Only drops h2 (and h3) from an ALPN list of a mode http server: appl talks
+// HTTP/1.1 to servers, and a server that negotiated h2 would send frames it cannot
+// read.
 func http1Only(d *decoder, l cfgfile.Line, alpn []string) []string {
 	var out, dropped []string
 	for _, p := range alpn {
@@ -249,7 +266,7 @@ func http1Only(d *decoder, l cfgfile.Line, alpn []string) []string {
 		out = append(out, p)
 	}
 	if len(dropped) > 0 {
-		d.warnf(l, "alpn %s: HTTP/2 is not served yet, %s is not offered (the peer uses HTTP/1.1)", strings.Join(alpn, ","), strings.Join(dropped, ","))
+		d.warnf(l, "alpn %s: servers are reached over HTTP/1.1, %s is not offered", strings.Join(alpn, ","), strings.Join(dropped, ","))
 		if len(out) == 0 {
 			out = []string{"http/1.1"}
 		}
@@ -280,7 +297,7 @@ func (d *decoder) loadTLS() {
 				continue
 			}
 			if fe.Mode == ModeHTTP {
-				b.ALPN = http1Only(d, l, b.ALPN)
+				b.ALPN = bindALPN(d, l, b.ALPN)
 			}
 			t, warns, err := tlsconf.NewBind(tlsconf.BindSpec{Crts: b.Crts, ALPN: b.ALPN, CAFile: b.CAFile, Verify: b.Verify, Params: merge(g.SSLDefaultBind, b.SSLParams)})
 			if err != nil {

@@ -231,15 +231,16 @@ func TestTLSErrors(t *testing.T) {
 	}
 }
 
-// In mode http, h2 is not offered by ALPN (the HTTP engine speaks HTTP/1.1), with a
-// warning; in mode tcp the list is kept as written.
+// In mode http, a bind offers h2 (served by proxy/h2front) but not h3 (QUIC), with a
+// warning; servers are reached over HTTP/1.1 (h2 dropped); in mode tcp the list is
+// kept as written.
 func TestTLSALPNModeHTTP(t *testing.T) {
 	dir := t.TempDir()
 	ca := tlstest.NewCA(t, "CA")
 	ca.WriteBundle(t, dir, "a.pem", "a", "a.example.com")
 	cfg, err := decodeIn(t, dir, `frontend h
  mode http
- bind :1 ssl crt a.pem alpn h2,http/1.1
+ bind :1 ssl crt a.pem alpn h3,h2,http/1.1
  default_backend b
 frontend t
  mode tcp
@@ -252,7 +253,7 @@ backend b
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(cfg.Frontends[0].Binds[0].TLS.Config.NextProtos, ","); got != "http/1.1" {
+	if got := strings.Join(cfg.Frontends[0].Binds[0].TLS.Config.NextProtos, ","); got != "h2,http/1.1" {
 		t.Errorf("mode http alpn = %q", got)
 	}
 	if got := strings.Join(cfg.Frontends[1].Binds[0].TLS.Config.NextProtos, ","); got != "h2,http/1.1" {
@@ -263,7 +264,7 @@ backend b
 	}
 	found := false
 	for _, w := range cfg.Warnings {
-		found = found || strings.Contains(w.Error(), "t.cfg:3: bind: alpn h2,http/1.1: HTTP/2 is not served yet")
+		found = found || strings.Contains(w.Error(), "t.cfg:3: bind: alpn h3,h2,http/1.1: HTTP/3 is not served")
 	}
 	if !found {
 		t.Errorf("no warning: %v", cfg.Warnings)
