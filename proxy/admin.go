@@ -134,12 +134,25 @@ func (p *Proxy) ShutdownSession(id uint64) error {
 		p.sessMu.Unlock()
 		return ErrNoSession
 	}
-	r := found.relay.Load()
+	kill := found.killFunc()
 	p.sessMu.Unlock()
-	if r != nil {
-		r.Kill('K')
-	} else {
-		found.killClient('K')
-	}
+	kill('K')
 	return nil
+}
+
+// killFunc picks how session x is ended from another goroutine, by what serves it
+// now: its relay (event loop or goroutines), its TLS relay, the http engine (which
+// closes both sockets, also while it waits for a server), or, before any of
+// them, its client socket. Called under p.sessMu; the result runs after unlocking.
+func (x *session) killFunc() func(cause byte) {
+	if r := x.relay.Load(); r != nil {
+		return r.Kill
+	}
+	if cr := x.crelay.Load(); cr != nil {
+		return cr.Kill
+	}
+	if cancel := x.cancel; cancel != nil {
+		return func(byte) { cancel() }
+	}
+	return x.killClient
 }

@@ -162,7 +162,8 @@ backend mute
 	eventually(t, 5*time.Second, "request at the mute server", func() bool {
 		return p.Status().Backends != nil && len(p.Sessions()) == 1
 	})
-	// The client is closed at once; the session itself ends when the engine next
-	// touches the client (ShutdownSession does not cancel an http session's context).
+	// The engine is cancelled: the client is closed at once and the session ends
+	// without waiting for the mute server (timeout server is 30 s).
 	kill(waiting)
+	eventually(t, 5*time.Second, "session waiting for its server ended", func() bool { return len(p.Sessions()) == 0 })
 }
