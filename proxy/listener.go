@@ -47,10 +47,13 @@ type frontend struct {
 	// http is the engine's program for this frontend (mode http), nil in tcp mode.
 	http *httpmode.Frontend
 	h    httpCounters
+	// relayPanic is p.relayPanic bound once: a method value taken per connection is
+	// an allocation per connection.
+	relayPanic func(any)
 }
 
 func (p *Proxy) buildFrontend(fc *config.Frontend, g *generation) (*frontend, error) {
-	fe := &frontend{cfg: fc, name: fc.Name, gen: g}
+	fe := &frontend{cfg: fc, name: fc.Name, gen: g, relayPanic: p.relayPanic}
 	// The same frontend keeps its limiter across a reload, so the connections it already
 	// holds still count against the limit; a changed maxconn resizes it at commit.
 	if old := p.cur.Load(); old != nil {
@@ -182,6 +185,14 @@ type listener struct {
 	quit  chan struct{}
 	once  sync.Once
 	done  chan struct{}
+
+	// acc is acceptRaw's state, reused: one goroutine accepts on a listener at a time.
+	acc struct {
+		rsa  unix.RawSockaddrAny
+		fd   int
+		err  error
+		try4 func(uintptr) bool // accept4 bound once: no closure per accept
+	}
 
 	// pause state (runtime `disable frontend`): the socket stays open but stops
 	// listening (shutdown SHUT_RD), so new connections are refused; resume listens again.
@@ -498,6 +509,7 @@ func (l *listener) openRaw() error {
 		return os.NewSyscallError("fcntl", derr)
 	}
 	f := os.NewFile(uintptr(nfd), "listener "+l.key)
+	l.acc.try4 = l.accept4
 	if l.rc, err = f.SyscallConn(); err != nil {
 		f.Close()
 		return err
@@ -519,27 +531,10 @@ type rawAccepted struct {
 // Go's netpoller when none is pending. The socket is non-blocking and close-on-exec.
 func (l *listener) acceptRaw(b *config.Bind) (rawAccepted, error) {
 	var ra rawAccepted
-	var rsa unix.RawSockaddrAny
-	var aerr error
-	err := l.rc.Read(func(fd uintptr) bool {
-		for {
-			// The system call itself: unix.Accept4 adds a getsockopt(SO_PROTOCOL) per
-			// accept (to tell L2TP sockets apart) and allocates the address.
-			n := uint32(unix.SizeofSockaddrAny)
-			r, _, e := unix.RawSyscall6(unix.SYS_ACCEPT4, fd, uintptr(unsafe.Pointer(&rsa)), uintptr(unsafe.Pointer(&n)),
-				unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0, 0)
-			ra.fd, aerr = int(r), nil
-			if e != 0 {
-				aerr = e
-			}
-			// As Go's accept: a connection reset while queued is skipped.
-			if aerr != unix.ECONNABORTED && aerr != unix.EINTR {
-				return aerr != unix.EAGAIN
-			}
-		}
-	})
+	err := l.rc.Read(l.acc.try4)
+	ra.fd = l.acc.fd
 	if err == nil {
-		err = aerr
+		err = l.acc.err
 	} else {
 		select {
 		case <-l.quit:
@@ -553,7 +548,7 @@ func (l *listener) acceptRaw(b *config.Bind) (rawAccepted, error) {
 		}
 		return rawAccepted{}, err
 	}
-	ra.peer = rawAddrPort(&rsa)
+	ra.peer = rawAddrPort(&l.acc.rsa)
 	ra.local = l.local
 	// With a transparent bind the local address is the client's original destination.
 	if !ra.local.IsValid() || b.Transparent {
@@ -562,6 +557,27 @@ func (l *listener) acceptRaw(b *config.Bind) (rawAccepted, error) {
 		}
 	}
 	return ra, nil
+}
+
+// accept4 is acceptRaw's try at the listening descriptor fd: false when nothing is
+// pending (wait), true with the result in l.acc.
+func (l *listener) accept4(fd uintptr) bool {
+	a := &l.acc
+	for {
+		// The system call itself: unix.Accept4 adds a getsockopt(SO_PROTOCOL) per
+		// accept (to tell L2TP sockets apart) and allocates the address.
+		n := uint32(unix.SizeofSockaddrAny)
+		r, _, e := unix.RawSyscall6(unix.SYS_ACCEPT4, fd, uintptr(unsafe.Pointer(&a.rsa)), uintptr(unsafe.Pointer(&n)),
+			unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0, 0)
+		a.fd, a.err = int(r), nil
+		if e != 0 {
+			a.err = e
+		}
+		// As Go's accept: a connection reset while queued is skipped.
+		if a.err != unix.ECONNABORTED && a.err != unix.EINTR {
+			return a.err != unix.EAGAIN
+		}
+	}
 }
 
 // rawAddrPort reads an IPv4 or IPv6 address (IPv4-mapped ones unmapped) from accept.

@@ -374,7 +374,10 @@ func (p *Proxy) serveSession(s *session, b *config.Bind) {
 		Idle:      [2]time.Duration{fe.cfg.Timeouts.Client, to.Server},
 		Fin:       [2]time.Duration{fe.cfg.Timeouts.ClientFin, to.ServerFin},
 		ParkAfter: p.opts.ParkAfter,
-		OnPanic:   p.relayPanic,
+		OnPanic:   fe.relayPanic,
+	}
+	if opt.OnPanic == nil {
+		opt.OnPanic = p.relayPanic
 	}
 	if t := to.Tunnel; t > 0 {
 		opt.Idle = [2]time.Duration{t, t}

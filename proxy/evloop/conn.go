@@ -95,15 +95,24 @@ func Start(client, server int, opt Options, done func(Result)) (*Conn, error) {
 	}
 	c.st.last = time.Now().UnixNano()
 	c.l = pickLoop()
+	c.speculate()
 	for i := 0; i < 2; i++ {
-		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(c.fd[i])}
+		want := c.st.interest(i)
+		if want == 0 {
+			continue // the client's FIN came with the first read: sync adds it if needed
+		}
+		ev := unix.EpollEvent{Events: want, Fd: int32(c.fd[i])}
 		if err := rawEpollCtl(c.l.epfd, unix.EPOLL_CTL_ADD, c.fd[i], &ev); err != nil {
-			if i == 1 {
+			if i == 1 && c.reg[0] != 0 {
 				rawEpollCtl(c.l.epfd, unix.EPOLL_CTL_DEL, c.fd[0], nil)
+			}
+			if f := &c.flow[Client]; f.buf != nil {
+				bufPool.Put(f.buf)
+				f.buf = nil
 			}
 			return nil, err
 		}
-		c.reg[i] = ev.Events
+		c.reg[i] = want
 	}
 	active.Add(1)
 	at, _ := c.st.deadline()
@@ -115,6 +124,54 @@ func Start(client, server int, opt Options, done func(Result)) (*Conn, error) {
 		c.l.kill(c)
 	}
 	return c, nil
+}
+
+// speculate reads what the client already sent and writes it to the server before the
+// connection enters a loop, on the caller's goroutine (haproxy's speculative read): a
+// client usually sends its request with the handshake, so the request is waiting when
+// the server socket is ready, and passing it on here saves the loop a wake-up and a
+// round through its poller. Nothing waiting costs one read (EAGAIN). What cannot be
+// written at once stays in the direction's buffer for the loop (pending); a FIN is
+// passed on; an error leaves its letter for Start's kill.
+func (c *Conn) speculate() {
+	bp := bufPool.Get().(*[]byte)
+	m, err := rawRead(c.fd[Client], *bp)
+	switch {
+	case err == unix.EAGAIN || err == unix.EINTR:
+		bufPool.Put(bp)
+		return
+	case err != nil:
+		bufPool.Put(bp)
+		c.cause.CompareAndSwap(0, uint32(sideLetter[Client]))
+		return
+	case m == 0:
+		bufPool.Put(bp)
+		c.st.eof(Client)
+		rawShutdown(c.fd[Server], unix.SHUT_WR)
+		return
+	}
+	c.bytes[Client].Add(int64(m))
+	f := &c.flow[Client]
+	f.buf, f.off, f.n = bp, 0, m
+	if m == len(*bp) {
+		f.bulk = true // as fill: more is coming, splice it
+	}
+	for f.off < f.n {
+		k, err := rawWrite(c.fd[Server], (*bp)[f.off:f.n])
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			c.st.pending[Client] = true
+			return
+		case err != nil:
+			c.cause.CompareAndSwap(0, uint32(sideLetter[Server]))
+			return
+		}
+		f.off += k
+	}
+	f.buf, f.off, f.n = nil, 0, 0
+	bufPool.Put(bp)
 }
 
 // Kill ends the connection soon with the given cause letter (for example 'K' for an

@@ -3,6 +3,7 @@ package evloop
 import (
 	"errors"
 	"io"
+	"math"
 	"net"
 	"net/netip"
 	"os"
@@ -402,5 +403,54 @@ func TestMixedEndingsLeakNothing(t *testing.T) {
 	}
 	if got := openFDs(t); got > fds0+n/4 {
 		t.Fatalf("%d descriptors open, baseline %d (+%d user sockets of killed relays)", got, fds0, n/4)
+	}
+}
+
+// A connection with a short timeout added to loops that sleep until a far deadline (of
+// their other connections) times out on time: add moves the sleeping loop's wake-up
+// closer without waking it.
+func TestShortTimeoutOnSleepingLoop(t *testing.T) {
+	hold := func(c net.Conn) { io.Copy(io.Discard, c); c.Close() }
+	addr := backend(t, hold)
+	// Long-lived connections until every loop holds one and sleeps until its deadline,
+	// ten seconds away (connections go to the loops round robin; other goroutines may
+	// take turns in between).
+	if err := startLoops(); err != nil {
+		t.Fatal(err)
+	}
+	sleeping := func() bool {
+		for _, l := range loops {
+			l.mu.Lock()
+			su := l.sleepUntil
+			l.mu.Unlock()
+			if su == 0 || su == math.MaxInt64 {
+				return false
+			}
+		}
+		return true
+	}
+	var long []chan Result
+	for deadline := time.Now().Add(5 * time.Second); !sleeping(); {
+		if time.Now().After(deadline) {
+			t.Fatal("the loops do not sleep with a deadline")
+		}
+		if len(long) < 4*len(loops) {
+			_, _, res := relayed(t, addr, Options{Idle: [2]time.Duration{10 * time.Second, 10 * time.Second}})
+			long = append(long, res)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	start := time.Now()
+	_, _, res := relayed(t, addr, Options{Idle: [2]time.Duration{time.Hour, 150 * time.Millisecond}})
+	r := waitResult(t, res)
+	if d := time.Since(start); r.Cause != 's' || d < 150*time.Millisecond || d > 5*time.Second {
+		t.Fatalf("%+v after %v, want s after 150ms", r, d)
+	}
+	for _, res := range long {
+		select {
+		case r := <-res:
+			t.Fatalf("a long connection ended early: %+v", r)
+		default:
+		}
 	}
 }

@@ -3,6 +3,9 @@
 // does it. A relayed connection costs its two raw sockets and one small struct; a
 // request/response exchange costs one read and one write per direction, without the
 // EAGAIN read that Go's edge-triggered netpoller needs before it can park a goroutine.
+// Start passes on what the client already sent before the sockets enter a loop (a
+// speculative first read, as haproxy's), so a new connection's request costs the loop
+// no wake-up.
 //
 // The package owns: the loops, the per-connection relay state machine (state.go: what
 // each socket waits for, when the connection times out, which termination letter ends

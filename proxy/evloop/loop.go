@@ -29,13 +29,17 @@ type loop struct {
 	mu       sync.Mutex
 	incoming []*Conn
 	kills    []*Conn
+	spare    []*Conn // the last incoming slice, emptied, for the next one (no allocation per connection)
 	// sleepUntil is when the loop will look at its timers next if nothing happens
 	// (unix ns, MaxInt64: never); 0 while it is awake and will read the queues before
-	// sleeping again. A new connection due earlier wakes it.
+	// sleeping again. A new connection due earlier moves the wake-up closer.
 	sleepUntil int64
-	woken      bool // a wake-up is pending on evfd
-	dials      map[int32]chan struct{}
-	dialSeq    int32
+	// deadline is the read deadline armed on file (unix ns, 0: none). Set under mu by
+	// the loop and by add.
+	deadline int64
+	woken    bool // a wake-up is pending on evfd
+	dials    map[int32]chan struct{}
+	dialSeq  int32
 }
 
 var (
@@ -101,17 +105,27 @@ func newLoop() (*loop, error) {
 	return &loop{epfd: epfd, evfd: evfd, file: f, rc: rc, conns: map[int32]*Conn{}, sleepUntil: math.MaxInt64}, nil
 }
 
-// add hands a connection whose sockets are already in the epoll set to the loop.
+// add hands a connection whose sockets are already in the epoll set to the loop. Its
+// sockets' events wake the loop, which then takes it in; a loop that would sleep past
+// the connection's first deadline gets its wake-up moved closer, without being woken
+// now (an eventfd write and a wake-up per connection on an otherwise idle loop).
 func (l *loop) add(c *Conn, firstDeadline int64) {
 	l.mu.Lock()
 	l.incoming = append(l.incoming, c)
-	wake := firstDeadline != 0 && firstDeadline < l.sleepUntil && !l.woken
-	if wake {
-		l.woken = true
+	if firstDeadline != 0 && l.sleepUntil != 0 && firstDeadline < l.sleepUntil {
+		l.sleepUntil = firstDeadline
+		l.setDeadline(firstDeadline)
 	}
 	l.mu.Unlock()
-	if wake {
-		l.wake()
+}
+
+// setDeadline arms the loop's wake-up at unix ns at (0: none); l.mu is held.
+func (l *loop) setDeadline(at int64) {
+	l.deadline = at
+	if at == 0 {
+		l.file.SetReadDeadline(time.Time{})
+	} else {
+		l.file.SetReadDeadline(time.Unix(0, at))
 	}
 }
 
@@ -137,7 +151,7 @@ func (l *loop) wake() {
 func (l *loop) takeQueues() []*Conn {
 	l.mu.Lock()
 	in, kills := l.incoming, l.kills
-	l.incoming, l.kills = nil, nil
+	l.incoming, l.kills = l.spare, nil
 	l.mu.Unlock()
 	for _, c := range in {
 		if c.dead {
@@ -147,6 +161,8 @@ func (l *loop) takeQueues() []*Conn {
 		l.conns[int32(c.fd[Server])] = c
 		c.arm()
 	}
+	clear(in)
+	l.spare = in[:0]
 	return kills
 }
 
@@ -166,7 +182,6 @@ func (l *loop) run() {
 		}
 		return n != 0
 	}
-	var deadline int64 // the poller's read deadline now, 0: none
 	for {
 		l.now = time.Now().UnixNano()
 		l.expire()
@@ -180,21 +195,26 @@ func (l *loop) run() {
 			l.mu.Unlock()
 			continue
 		}
-		var at int64
-		l.sleepUntil = math.MaxInt64
-		if len(l.timers) > 0 {
-			at = l.timers[0].hat
-			l.sleepUntil = at
+		// The wake-up moves only closer: one armed earlier than the first timer (its
+		// connection ended) costs a wake-up that re-files the heap, cheaper than
+		// re-arming whenever the first connection of the heap changes.
+		want := l.deadline
+		if want != 0 && want <= l.now {
+			want = 0 // fired
 		}
-		l.mu.Unlock()
-		if at != deadline {
-			deadline = at
-			if at == 0 {
-				l.file.SetReadDeadline(time.Time{})
-			} else {
-				l.file.SetReadDeadline(time.Unix(0, at))
+		if len(l.timers) > 0 {
+			if at := l.timers[0].hat; want == 0 || at < want {
+				want = at
 			}
 		}
+		if want != l.deadline {
+			l.setDeadline(want)
+		}
+		l.sleepUntil = math.MaxInt64
+		if want != 0 {
+			l.sleepUntil = want
+		}
+		l.mu.Unlock()
 		err := l.rc.Read(poll)
 		l.mu.Lock()
 		l.sleepUntil = 0

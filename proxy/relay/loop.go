@@ -82,11 +82,7 @@ func newLoop(client, server *net.TCPConn, opt Options, done func(Result)) (*Rela
 func (r *Relay) runLoop() {
 	lr := r.lr
 	done := r.done
-	c, err := evloop.Start(lr.fd[Client], lr.fd[Server], evloop.Options{Idle: r.opt.Idle, Fin: r.opt.Fin, OnPanic: r.opt.OnPanic}, func(res evloop.Result) {
-		if done != nil {
-			done(Result{Bytes: res.Bytes, Cause: res.Cause})
-		}
-	})
+	c, err := evloop.Start(lr.fd[Client], lr.fd[Server], evloop.Options{Idle: r.opt.Idle, Fin: r.opt.Fin, OnPanic: r.opt.OnPanic}, done)
 	if err != nil {
 		closeFD(lr.fd[Client])
 		closeFD(lr.fd[Server])
@@ -117,5 +113,11 @@ func NewFD(client *net.TCPConn, server int, opt Options, done func(Result)) (*Re
 // NewFDs is New for two raw sockets (a client accepted with accept4, a server dialed by
 // evloop.Dial or detached): the relay runs in ModeLoop and owns both from Run on.
 func NewFDs(client, server int, opt Options, done func(Result)) *Relay {
-	return &Relay{opt: opt, done: done, lr: &loopRelay{fd: [2]int{client, server}}}
+	// One allocation for both parts (per connection, on the connection-per-request path).
+	x := &struct {
+		r  Relay
+		lr loopRelay
+	}{r: Relay{opt: opt, done: done}, lr: loopRelay{fd: [2]int{client, server}}}
+	x.r.lr = &x.lr
+	return &x.r
 }

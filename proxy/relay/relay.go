@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"appl/proxy/evloop"
 )
 
 // Sides of a relay.
@@ -36,16 +38,12 @@ type Options struct {
 	Mode Mode
 }
 
-// Result is what a finished relay reports.
-type Result struct {
-	// Bytes[Client] were read from the client and sent to the server; Bytes[Server] the
-	// reverse (HAProxy's %B is Bytes[Server]).
-	Bytes [2]int64
-	// Cause is HAProxy's first termination letter: '-' both sides closed normally, 'C'/'S'
-	// the client/server aborted (reset, error), 'c'/'s' the client/server side timed out,
-	// or the letter given to Kill.
-	Cause byte
-}
+// Result is what a finished relay reports: Bytes[Client] were read from the client and
+// sent to the server, Bytes[Server] the reverse (HAProxy's %B is Bytes[Server]); Cause
+// is HAProxy's first termination letter ('-' both sides closed normally, 'C'/'S' the
+// client/server aborted, 'c'/'s' a side timed out, or the letter given to Kill). The
+// same type as package evloop's, so that a loop reports to done without a wrapper.
+type Result = evloop.Result
 
 // Relay forwards between a client and a server connection.
 type Relay struct {
