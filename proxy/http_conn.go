@@ -130,7 +130,5 @@ func reserveStack(use bool, i int) byte {
 // (listener.acceptRaw: accept4, no net.TCPConn, no getsockname or TCP_NODELAY call per
 // connection; serveHTTP then wraps the socket in an httpmode.FDConn, see
 // takeRawClient). rawPath (listener.go) still checks the bind: no ssl, no
-// accept-proxy, no tcp-request inspect-delay. Hook, one line in rawPath:
-//
-//	return (relay.DefaultMode() == relay.ModeLoop && fe.http == nil || httpRawAccept(fe)) && b.TLS == nil && ...
+// accept-proxy, no tcp-request inspect-delay.
 func httpRawAccept(fe *frontend) bool { return fe.http != nil && httpRaw }

@@ -489,7 +489,7 @@ func (p *Proxy) acceptLoop(l *listener) {
 // loops relay (not APPL_EVLOOP=off), and nothing before the relay needs a net.Conn
 // (TLS, a PROXY header to read, inspect-delay, the http engine).
 func rawPath(fe *frontend, b *config.Bind) bool {
-	return relay.DefaultMode() == relay.ModeLoop && fe.http == nil && b.TLS == nil && !b.AcceptProxy &&
+	return (relay.DefaultMode() == relay.ModeLoop && fe.http == nil || httpRawAccept(fe)) && b.TLS == nil && !b.AcceptProxy &&
 		!fe.rules.NeedsData()
 }
 

@@ -527,6 +527,11 @@ func (s *session) forward(bp *backendProg, srv Server, ck cookieState, serverKee
 	var sent time.Time
 	for attempt := 0; ; attempt++ {
 		s.cur.Store(sc)
+		if s.aborted.Load() {
+			// abort ran while the server was being dialed or picked and saw no s.cur:
+			// close it here, or the request would wait out timeout server.
+			sc.conn.Close()
+		}
 		sc.uses++
 		sc.w.setIdle(to.server)
 		s.sw = &sc.w
