@@ -18,11 +18,6 @@ var coarse struct {
 
 const coarseTick = time.Millisecond
 
-func coarseNow() int64 {
-	coarse.once.Do(startCoarse)
-	return coarse.ns.Load()
-}
-
 func startCoarse() {
 	base := time.Now()
 	baseNs := base.UnixNano()
@@ -37,10 +32,11 @@ func startCoarse() {
 	}()
 }
 
-// clockFunc turns Options.Now into the table's nanosecond clock.
+// clockFunc turns Options.Now into the table's nanosecond clock; nil
+// means the coarse clock (read inline by Table.clock).
 func clockFunc(now func() time.Time) func() int64 {
 	if now == nil {
-		return coarseNow
+		return nil
 	}
 	base := now()
 	baseNs := base.UnixNano()

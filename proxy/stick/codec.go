@@ -29,14 +29,13 @@ func appendKey(b []byte, k *Key) []byte {
 		b = binary.AppendUvarint(b, uint64(len(k.str)))
 		return append(b, k.str...)
 	}
-	for _, c := range k.fixed[4:] {
-		if c != 0 {
-			b = append(b, 16)
-			return append(b, k.fixed[:]...)
-		}
+	if !k.is4() {
+		b = append(b, 16)
+		b = binary.BigEndian.AppendUint64(b, k.hi)
+		return binary.BigEndian.AppendUint64(b, k.lo)
 	}
 	b = append(b, 4)
-	return append(b, k.fixed[:4]...)
+	return binary.BigEndian.AppendUint32(b, k.u32())
 }
 
 func appendDeltaBody(b []byte, d *Delta) []byte {
@@ -123,9 +122,13 @@ func (d *decoder) key() Key {
 		n := d.uvarint()
 		k.str = string(d.bytes(n))
 	case 4:
-		copy(k.fixed[:], d.bytes(4))
+		if b := d.bytes(4); b != nil {
+			k = keyOf4(binary.BigEndian.Uint32(b))
+		}
 	case 16:
-		copy(k.fixed[:], d.bytes(16))
+		if b := d.bytes(16); b != nil {
+			k = keyOf16([16]byte(b))
+		}
 	default:
 		d.err = errCorrupt
 	}

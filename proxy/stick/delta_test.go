@@ -471,9 +471,8 @@ func TestSnapshotWhileServing(t *testing.T) {
 }
 
 func TestMarshalDeltas(t *testing.T) {
-	k4 := Key{}
-	copy(k4.fixed[:], []byte{1, 2, 3, 4})
-	k16 := Key{fixed: [16]byte{0x20, 1, 0xd, 0xb8, 15: 1}}
+	k4 := keyOf4(0x01020304)
+	k16 := keyOf16([16]byte{0x20, 1, 0xd, 0xb8, 15: 1})
 	batch := []Delta{
 		{Table: "a", Op: OpSet, Key: k4, UpdatedAt: 1<<62 + 5, ExpiresAt: 123, Fields: []Field{
 			{Type: DataConnCnt, Value: 7}, {Type: DataConnRate, Value: 3, Prev: 9, Tick: -5}, {Type: DataServerKey, Str: "web 1"}}},
@@ -508,7 +507,7 @@ func TestApplySkipsForeign(t *testing.T) {
 	st := tb.Apply([]Delta{
 		{Table: "other", Op: OpSet, UpdatedAt: 1},
 		{Table: "t", Op: OpSet, Key: Key{str: "nope"}, UpdatedAt: 1},
-		{Table: "t", Op: OpSet, Key: Key{fixed: [16]byte{1, 2, 3, 4, 5}}, UpdatedAt: 1},
+		{Table: "t", Op: OpSet, Key: keyOf16([16]byte{1, 2, 3, 4, 5}), UpdatedAt: 1},
 		{Table: "t", Op: 77, UpdatedAt: 1},
 		{Table: "t", Op: OpSet, Key: ipKey(t, tb, "1.2.3.4"), UpdatedAt: 1, Fields: []Field{{Type: DataGPC0, Value: 1}, {Type: DataConnCnt, Value: 5}}},
 	})

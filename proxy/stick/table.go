@@ -1,7 +1,6 @@
 package stick
 
 import (
-	"encoding/binary"
 	"errors"
 	"hash/maphash"
 	"math/bits"
@@ -44,9 +43,11 @@ type Table struct {
 
 	shards []shard
 	mask   uint64
+	shift  uint8 // 64 - log2(len(shards))
+	key4   bool  // ip and integer keys: 4 bytes
 	seed   maphash.Seed
 
-	nowNs   func() int64
+	nowNs   func() int64 // nil: the process-wide coarse clock
 	expMs   int64
 	lruMs   int64
 	tombCap int
@@ -63,8 +64,8 @@ type Table struct {
 type shard struct {
 	mu    sync.Mutex
 	t     *Table
-	u32   map[uint32]*Entry   // ip and integer keys
-	fixed map[[16]byte]*Entry // ipv6 keys
+	u32   map[uint32]*Entry    // ip and integer keys
+	fixed map[[2]uint64]*Entry // ipv6 keys: hi, lo
 	strs  map[string]*Entry
 	lru   Entry // sentinel: lru.next is the most recent, lru.prev the oldest
 	dirty []*Entry
@@ -122,6 +123,9 @@ func New(name string, def Def, opt Options) *Table {
 	}
 	def.Store = slices.DeleteFunc(slices.Clone(def.Store), func(s Store) bool { return s.Type >= numDataTypes })
 	t := &Table{name: name, def: def, nowNs: clockFunc(opt.Now), fixed: def.Type.fixed(), seed: maphash.MakeSeed()}
+	if t.nowNs == nil {
+		coarse.once.Do(startCoarse)
+	}
 	t.repl.kick = make(chan struct{}, 1)
 	for i := range t.off {
 		t.off[i] = -1
@@ -173,6 +177,8 @@ func New(name string, def Def, opt Options) *Table {
 		n &= n - 1
 	}
 	t.mask = uint64(n - 1)
+	t.shift = uint8(64 - bits.TrailingZeros(uint(n)))
+	t.key4 = def.Type == TypeIP || def.Type == TypeInteger
 	t.tombCap = def.Size/n*2 + 16
 	t.shards = make([]shard, n)
 	// Presized maps probe faster than grown ones; at most 1M slots up front.
@@ -182,7 +188,7 @@ func New(name string, def Def, opt Options) *Table {
 		s.t = t
 		switch {
 		case def.Type == TypeIPv6:
-			s.fixed = make(map[[16]byte]*Entry, hint)
+			s.fixed = make(map[[2]uint64]*Entry, hint)
 		case t.fixed:
 			s.u32 = make(map[uint32]*Entry, hint)
 		default:
@@ -215,19 +221,42 @@ func (t *Table) Stores(dt DataType) bool { return dt < numDataTypes && t.off[dt]
 
 // clock returns now in ms and ns on a wall-clock scale that advances with
 // the monotonic clock, so a wall clock step does not expire everything.
+//
+// The default clock is read with one load, not through a function value:
+// every update reads it, and on the data plane's hot path each instruction
+// counts (see docs/dev/stick-perf.md: a longer path keeps the CPU from
+// overlapping one operation's cache misses with the next one's).
 func (t *Table) clock() (ms, ns int64) {
-	ns = t.nowNs()
+	ns = t.now()
 	return ns / 1e6, ns
+}
+
+// now is clock's nanoseconds alone, small enough to inline.
+func (t *Table) now() int64 {
+	if t.nowNs == nil {
+		return coarse.ns.Load()
+	}
+	return t.nowNs()
 }
 
 func (t *Table) shardFor(k *Key) *shard { return &t.shards[t.shardIndex(k)] }
 
+// fib is the Fibonacci hashing multiplier (2^64 / golden ratio).
+const fib = 0x9E3779B97F4A7C15
+
+// shard4 is shardFor for 4-byte keys, small enough to inline in the hot
+// paths (shardFor is not).
+func (t *Table) shard4(k *Key) *shard { return &t.shards[(uint64(k.u32())*fib)>>t.shift] }
+
 func (t *Table) shardIndex(k *Key) uint64 {
+	if t.key4 {
+		// One multiply (Fibonacci hashing, top bits): the per-operation
+		// path is short on purpose, see clock.
+		return (uint64(k.u32()) * fib) >> t.shift
+	}
 	var h uint64
 	if t.fixed {
-		lo := binary.LittleEndian.Uint64(k.fixed[:8])
-		hi := binary.LittleEndian.Uint64(k.fixed[8:])
-		h = (lo ^ bits.RotateLeft64(hi, 31)) * 0x9E3779B97F4A7C15
+		h = (k.hi ^ bits.RotateLeft64(k.lo, 31)) * 0x9E3779B97F4A7C15
 		h ^= h >> 29
 		h *= 0xBF58476D1CE4E5B9
 		h ^= h >> 32
@@ -242,7 +271,7 @@ func (s *shard) get(k *Key) *Entry {
 		return s.u32[k.u32()]
 	}
 	if s.fixed != nil {
-		return s.fixed[k.fixed]
+		return s.fixed[[2]uint64{k.hi, k.lo}]
 	}
 	return s.strs[k.str]
 }
@@ -251,7 +280,7 @@ func (s *shard) put(e *Entry) {
 	if s.u32 != nil {
 		s.u32[e.key.u32()] = e
 	} else if s.fixed != nil {
-		s.fixed[e.key.fixed] = e
+		s.fixed[[2]uint64{e.key.hi, e.key.lo}] = e
 	} else {
 		s.strs[e.key.str] = e
 	}
@@ -277,7 +306,7 @@ func (s *shard) remove(e *Entry, tomb bool, ns int64) {
 	if s.u32 != nil {
 		delete(s.u32, e.key.u32())
 	} else if s.fixed != nil {
-		delete(s.fixed, e.key.fixed)
+		delete(s.fixed, [2]uint64{e.key.hi, e.key.lo})
 	} else {
 		delete(s.strs, e.key.str)
 	}
@@ -303,27 +332,38 @@ func (t *Table) expired(e *Entry, ms int64) bool {
 
 // touched records a local change: refresh expiry, LRU position, LWW time
 // and the dirty mark for the sink. Called with the shard locked.
+// The rare parts (LRU move, dirty mark) are out of line so that the common
+// path stays short; update inlines the common case (keep the two in step).
 func (s *shard) touched(e *Entry, ms, ns int64) {
 	t := s.t
 	if t.expMs > 0 {
 		e.exp = ms + t.expMs
 	}
-	if ms-e.lruAt >= t.lruMs && s.lru.next != e {
+	if ms-e.lruAt >= t.lruMs {
+		s.moveFront(e, ms)
+	}
+	// Strictly increasing per entry so a local change always supersedes the
+	// version it was made on, even when a peer's clock is ahead.
+	e.updated = max(ns, e.updated+1)
+	if !e.dirty && t.sinkOn.Load() {
+		s.markDirty(e)
+	}
+}
+
+//go:noinline
+func (s *shard) moveFront(e *Entry, ms int64) {
+	if s.lru.next != e {
 		e.unlink()
 		s.pushFront(e)
 		e.lruAt = ms
 	}
-	// Strictly increasing per entry so a local change always supersedes the
-	// version it was made on, even when a peer's clock is ahead.
-	if ns <= e.updated {
-		ns = e.updated + 1
-	}
-	e.updated = ns
-	if !e.dirty && t.sinkOn.Load() {
-		e.dirty = true
-		s.dirty = append(s.dirty, e)
-		t.repl.noteDirty()
-	}
+}
+
+//go:noinline
+func (s *shard) markDirty(e *Entry) {
+	e.dirty = true
+	s.dirty = append(s.dirty, e)
+	s.t.repl.noteDirty()
 }
 
 // evictOne frees one slot in s (locked): an expired entry, or with lru the
@@ -408,17 +448,25 @@ func (t *Table) newEntry(s *shard, k *Key, ms int64) *Entry {
 // Lookup returns the live entry for k or nil. It neither creates nor
 // refreshes the entry (like HAProxy's table_* converters).
 func (t *Table) Lookup(k Key) *Entry {
-	s := t.shardFor(&k)
-	ms, ns := t.clock()
+	var s *shard
+	if t.key4 {
+		s = t.shard4(&k)
+	} else {
+		s = t.shardFor(&k)
+	}
+	ms := t.now() / 1e6
 	s.mu.Lock()
 	e := s.get(&k)
 	if e != nil && t.expired(e, ms) {
-		s.remove(e, false, ns)
+		s.dropExpired(e)
 		e = nil
 	}
 	s.mu.Unlock()
 	return e
 }
+
+//go:noinline
+func (s *shard) dropExpired(e *Entry) { s.remove(e, false, 0) }
 
 // GetOrCreate returns the entry for k, creating it when missing, and
 // refreshes its expiry (stick match/store, track-sc). It fails with ErrFull
@@ -430,8 +478,14 @@ func (t *Table) GetOrCreate(k Key) (*Entry, error) { return t.getOrCreate(&k, fa
 func (t *Table) Track(k Key) (*Entry, error) { return t.getOrCreate(&k, true) }
 
 func (t *Table) getOrCreate(k *Key, ref bool) (*Entry, error) {
-	s := t.shardFor(k)
-	ms, ns := t.clock()
+	var s *shard
+	if t.key4 {
+		s = t.shard4(k)
+	} else {
+		s = t.shardFor(k)
+	}
+	ns := t.now()
+	ms := ns / 1e6
 	s.mu.Lock()
 	var floor int64
 	for attempt := 0; ; attempt++ {
@@ -684,14 +738,26 @@ func (e *Entry) update(dt DataType, v uint64, set bool) bool {
 	if dt >= numDataTypes || t.off[dt] < 0 || dt == DataServerKey {
 		return false
 	}
-	ms, ns := t.clock()
+	ns := t.now()
+	ms := ns / 1e6
 	s.mu.Lock()
 	if e.dead {
 		s.mu.Unlock()
 		return false
 	}
-	t.mutate(e, dt, v, set, ms)
-	s.touched(e, ms, ns)
+	if o := t.off[dt]; !set && o < nInline && dataInfos[dt].kind == kindCounter &&
+		ms-e.lruAt < t.lruMs && !t.sinkOn.Load() {
+		// The common case inline: a counter, no LRU move, no sink; the
+		// rest of touched as it would do it.
+		e.inline[o] += v
+		if t.expMs > 0 {
+			e.exp = ms + t.expMs
+		}
+		e.updated = max(ns, e.updated+1)
+	} else {
+		t.mutate(e, dt, v, set, ms)
+		s.touched(e, ms, ns)
+	}
 	s.mu.Unlock()
 	return true
 }
