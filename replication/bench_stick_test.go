@@ -2,6 +2,7 @@ package replication
 
 import (
 	"net/netip"
+	"os"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -63,9 +64,16 @@ func processCPU() time.Duration {
 }
 
 // newStickPair is a pair whose boxes each replicate one real stick table
-// through the appliance's adapters.
+// through the appliance's adapters, with the appliance's Raft timings.
 func newStickPair(b *testing.B) (c *cluster, ld, other *tnode) {
-	c = newClusterWith(b, 2, false, nil, func(tn *tnode) []Replicated {
+	tune := func(cfg *Config) {
+		cfg.BatchEvery, cfg.CommitTimeout, cfg.NudgeCommits = appcluster.RaftBatchEvery, appcluster.RaftCommitTimeout, true
+		cfg.NoDirect = os.Getenv("REPLICATION_BENCH_NO_DIRECT") != "" // with it, BatchEvery 5ms is the old setting
+		if cfg.NoDirect {
+			cfg.BatchEvery, cfg.CommitTimeout = 5*time.Millisecond, 5*time.Millisecond
+		}
+	}
+	c = newClusterWith(b, 2, false, tune, func(tn *tnode) []Replicated {
 		def, err := stick.ParseDef([]string{"type", "ip", "size", "1m", "expire", "30m", "store", "conn_cnt,server_id,server_key"})
 		if err != nil {
 			b.Fatal(err)
@@ -190,4 +198,72 @@ func BenchmarkIdlePairCPU(b *testing.B) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/1000/float64(b.N), "cpu-ms/s")
+}
+
+// BenchmarkStickReplCPU3k is the proxy benchmark's replication load without
+// the proxy: 3,000 new entries per second (what appld reaches per box in
+// bench/cluster.sh on this host, each connection a new client) on the
+// leader's real stick table, generated in 10 ms steps, 3 s per iteration,
+// then until the follower holds the last key. It reports the CPU of the
+// whole process (both boxes) per update while replicating ("cpu-us/update")
+// and, measured the same way right after, with the same load on a table
+// that is not replicated while the pair stays formed ("ref-cpu-us/update":
+// the generator plus an idle pair). The difference is what replication
+// costs per stick update on a one-host pair; its idle cost is in both.
+func BenchmarkStickReplCPU3k(b *testing.B) {
+	_, ld, other := newStickPair(b)
+	const rate, dur, step = 3000, 3 * time.Second, 10 * time.Millisecond
+	def, err := stick.ParseDef([]string{"type", "ip", "size", "1m", "expire", "30m", "store", "conn_cnt,server_id,server_key"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	def.EnableServer()
+	plain := stick.New("plain", def, stick.Options{})
+	mt, ft := ld.extra.(*stick.Table), other.extra.(*stick.Table)
+	gen := func(t *stick.Table, prefix byte) stick.Key {
+		n := int(rate * dur.Seconds())
+		per := int(rate * step.Seconds())
+		start := time.Now()
+		var last stick.Key
+		for i := 0; i < n; i += per {
+			if d := time.Until(start.Add(time.Duration(i) * time.Second / rate)); d > 0 {
+				time.Sleep(d) // pacing the load generator
+			}
+			for j := i; j < i+per && j < n; j++ {
+				k, _ := t.AddrKey(netip.AddrFrom4([4]byte{prefix, byte(j >> 16), byte(j >> 8), byte(j)}))
+				e, err := t.GetOrCreate(k)
+				if err != nil {
+					b.Fatal(err)
+				}
+				e.SetServer(j%7+1, "srv")
+				e.CountConn()
+				last = k
+			}
+		}
+		return last
+	}
+	var repl, ref time.Duration
+	e0 := ld.n.Status(b.Context()).Counters.PublishedEntries
+	b.ResetTimer()
+	for it := 0; it < b.N; it++ {
+		c0 := processCPU()
+		last := gen(mt, byte(10+it))
+		deadline := time.Now().Add(30 * time.Second)
+		for ft.Lookup(last) == nil {
+			if time.Now().After(deadline) {
+				b.Fatal("the last key never reached the follower")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		c1 := processCPU()
+		gen(plain, byte(10+it))
+		c2 := processCPU()
+		repl, ref = repl+c1-c0, ref+c2-c1
+	}
+	b.StopTimer()
+	n := float64(b.N) * rate * dur.Seconds()
+	es := ld.n.Status(b.Context()).Counters.PublishedEntries - e0
+	b.ReportMetric(float64(repl.Microseconds())/n, "cpu-us/update")
+	b.ReportMetric(float64(ref.Microseconds())/n, "ref-cpu-us/update")
+	b.ReportMetric(float64(es)/(float64(b.N)*dur.Seconds()), "entries/s")
 }

@@ -44,7 +44,11 @@
 // entries, at most one per Config.BatchEvery unless BatchMaxRecords or
 // BatchMaxBytes fill one (a payload arriving after a quiet BatchEvery goes
 // at once: the caller batched already), and the publishing process does
-// not apply its own entries again. Commit(ctx,
+// not apply its own entries again. Each payload is also sent at once to the
+// other boxes outside Raft (direct.go: best effort, applied in memory on
+// arrival), so BatchEvery may be long: it then spaces the durable copies,
+// each a bolt commit with two fsyncs on every box, while a standby's loss at
+// a master kill is bounded by the caller's own batching. Commit(ctx,
 // stream, payload) returns once the entry is committed and applied on this
 // node; a follower forwards to the leader. With no quorum (a pair that lost
 // a box, no witness) Commit fails with ErrNoQuorum until the peer returns or

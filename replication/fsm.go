@@ -153,6 +153,9 @@ type fsm struct {
 	results   map[uint64]error
 	resultLog []uint64 // FIFO of result indexes, bounded
 
+	direct     directSeen   // payloads applied from direct batches, not to apply again
+	directDups atomic.Int64 // Raft copies of such payloads skipped
+
 	unknown   atomic.Int64 // records of streams not registered here (a witness counts all)
 	malformed atomic.Int64
 	applyErrs atomic.Int64
@@ -205,9 +208,16 @@ func (f *fsm) applyEntry(index uint64, data []byte) error {
 	if kind != entryCommit && inc == f.incarnation {
 		return nil // published here: the local tables have it already
 	}
+	if kind == entryResync {
+		f.direct.reset() // the stream may be loaded anew: apply what follows in full
+	}
 	var first error
 	for _, r := range recs {
 		f.records.Add(1)
+		if kind == entryPublish && f.direct.take(directKey(inc, r.stream, r.payload)) {
+			f.directDups.Add(1)
+			continue
+		}
 		s := f.stream(r.stream)
 		if s == nil {
 			f.unknown.Add(1)
@@ -287,6 +297,7 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 // Restore implements raft.FSM.
 func (f *fsm) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
+	f.direct.reset()
 	br := bufio.NewReaderSize(rc, 64<<10)
 	if err := readSnapshot(br, func(name string, r io.Reader) error {
 		s := f.stream(name)
@@ -420,4 +431,37 @@ func (c *chunkReader) Read(p []byte) (int, error) {
 func (c *chunkReader) drain() error {
 	_, err := io.Copy(io.Discard, c)
 	return err
+}
+
+// applyDirect applies a batch another box sent directly (direct.go) and
+// returns the records applied. Only published batches are taken: Commit
+// and resync entries exist only through Raft.
+func (f *fsm) applyDirect(body []byte) (int, error) {
+	kind, inc, recs, err := decodeEntry(body)
+	if err != nil {
+		f.malformed.Add(1)
+		return 0, err
+	}
+	if kind != entryPublish {
+		f.malformed.Add(1)
+		return 0, errNotPublish
+	}
+	if inc == f.incarnation {
+		return 0, nil
+	}
+	applied := 0
+	for _, r := range recs {
+		s := f.stream(r.stream)
+		if s == nil {
+			f.unknown.Add(1)
+			continue
+		}
+		if err := s.ApplyRemote(r.payload); err != nil {
+			f.applyErrs.Add(1)
+			continue
+		}
+		f.direct.add(directKey(inc, r.stream, r.payload))
+		applied++
+	}
+	return applied, nil
 }

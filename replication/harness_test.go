@@ -55,6 +55,14 @@ func (s *kvStream) ApplyRemote(p []byte) error {
 	return nil
 }
 
+// applyCount is how many ApplyRemote calls the stream took (direct
+// batches and Raft entries alike).
+func (s *kvStream) applyCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.applies
+}
+
 // set is the local write of the data plane (before Publish).
 func (s *kvStream) set(k, v string) {
 	s.mu.Lock()

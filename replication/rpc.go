@@ -24,6 +24,7 @@ const (
 	opRemove   byte = 3 // body: node id
 	opTransfer byte = 4 // body: node id to hand leadership to
 	opStatus   byte = 5 // answer: JSON peerStats
+	opDirect   byte = 6 // body: a published batch (entry encoding), applied on arrival
 
 	stOK        byte = 0
 	stErr       byte = 1
@@ -142,6 +143,11 @@ func (n *Node) handleRPC(op byte, body []byte) (byte, []byte) {
 	case opStatus:
 		b, _ := json.Marshal(n.localStats())
 		return stOK, b
+	case opDirect:
+		if err := n.applyDirect(body); err != nil {
+			return stErr, []byte(err.Error())
+		}
+		return stOK, nil
 	}
 	n.malformedRPC.Add(1)
 	return stErr, []byte("unknown request")

@@ -79,16 +79,20 @@ func (s StickSink) Deltas(b []stick.Delta) {
 	}
 }
 
-// Stick batching: a batch every 10 ms or 256 changes, whichever first. The batch
-// interval bounds what a standby can miss when the master dies. replication sends
-// a table's batch as a Raft entry at once (its own BatchEvery, 5 ms, only spaces
-// entries), so the window is the same as the former 5 ms here + 5 ms there, with
-// half the Raft entries (each an fsync on both boxes and an RPC: the main cost of
-// replication per proxied connection). Above 25,600 changes/s the count triggers
-// first: batches every ≤ 10 ms keep the standby's lag low at 50,000/s.
+// Stick batching: a table flush every 10 ms or 256 changes, whichever first. The
+// flush interval bounds what a standby can miss when the master dies: replication
+// sends each flush to the other boxes at once (its direct path, applied in memory
+// on arrival) and gives Raft the same batches grouped over RaftBatchEvery, the
+// durable, ordered copy (each Raft entry is a bolt commit with two fsyncs on every
+// box and a chain of hand-offs: at one per flush that was most of replication's
+// cost per proxied connection). Above 25,600 changes/s the count triggers first.
 const (
 	StickBatch      = 256
 	StickFlushEvery = 10 * time.Millisecond
+	RaftBatchEvery  = 100 * time.Millisecond
+	// RaftCommitTimeout paces the Raft leader's empty AppendEntries (see
+	// appliance's startReplication).
+	RaftCommitTimeout = 20 * time.Millisecond
 )
 
 // AttachStick makes t publish its changes to the stream of its name.
