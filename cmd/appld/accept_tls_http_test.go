@@ -21,8 +21,9 @@ import (
 // curl against appld in mode http with TLS on both sides: `bind ... ssl crt` picks the
 // certificate by SNI, `use_backend` routes on ssl_fc_sni, ssl_fc sets a header, the plain
 // bind redirects to https, and the api backend is reached over TLS verified against a
-// CA file (`ssl verify required ca-file`). ALPN h2 is dropped (HTTP/1.1 engine), so
-// curl speaks HTTP/1.1; several requests share one keep-alive connection.
+// CA file (`ssl verify required ca-file`). The bind offers `alpn h2,http/1.1`, so curl
+// negotiates HTTP/2 (served by proxy/h2front; servers still get HTTP/1.1); several
+// requests share one connection.
 func TestTLSHTTPModeThroughAppldWithCurl(t *testing.T) {
 	curl, err := exec.LookPath("curl")
 	if err != nil {
@@ -90,17 +91,20 @@ backend api_wrong_ca
 		return err == nil && strings.HasPrefix(out, "www ")
 	})
 
-	// www: right certificate (curl verifies it against the CA and the name), HTTP/1.1,
-	// the ssl_fc header and X-Forwarded-For; two URLs on one connection.
-	out, err := run(append(resolve("www.example.com"), "-w", "|%{http_version}|%{num_connects}\n",
-		"https://www.example.com:"+port+"/a", "https://www.example.com:"+port+"/b")...)
-	want := "www host=www.example.com:" + port + " path=/a proto=https xff=127.0.0.1\n|1.1|1\n" +
-		"www host=www.example.com:" + port + " path=/b proto=https xff=127.0.0.1\n|1.1|0\n"
-	if err != nil || out != want {
-		t.Fatalf("curl www: %v\n%q\nwant\n%q", err, out, want)
+	// www: right certificate (curl verifies it against the CA and the name), HTTP/2 by
+	// ALPN and HTTP/1.1 when curl offers only that, the ssl_fc header and
+	// X-Forwarded-For; two URLs on one connection.
+	for _, v := range []struct{ flag, version string }{{"--http2", "2"}, {"--http1.1", "1.1"}} {
+		out, err := run(append(resolve("www.example.com"), v.flag, "-w", "|%{http_version}|%{num_connects}\n",
+			"https://www.example.com:"+port+"/a", "https://www.example.com:"+port+"/b")...)
+		want := "www host=www.example.com:" + port + " path=/a proto=https xff=127.0.0.1\n|" + v.version + "|1\n" +
+			"www host=www.example.com:" + port + " path=/b proto=https xff=127.0.0.1\n|" + v.version + "|0\n"
+		if err != nil || out != want {
+			t.Fatalf("curl %s www: %v\n%q\nwant\n%q", v.flag, err, out, want)
+		}
 	}
 	// api: routed by SNI, forwarded over verified TLS.
-	out, err = run(append(resolve("api.example.com"), "https://api.example.com:"+port+"/v1")...)
+	out, err := run(append(resolve("api.example.com"), "https://api.example.com:"+port+"/v1")...)
 	if err != nil || out != "api tls=true path=/v1 proto=https\n" {
 		t.Fatalf("curl api: %q %v", out, err)
 	}
