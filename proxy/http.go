@@ -577,6 +577,9 @@ func (h *httpServer) Dial(ctx context.Context) (net.Conn, error) {
 			dctx = context.Background()
 		}
 		sc, err := dialHTTP(dctx, h.s, src, dst, to.Connect)
+		if err == nil && be.serverKeepAlive() {
+			keepAliveConn(sc)
+		}
 		if err == nil {
 			if err := sendProxyConn(sc, h.s, src, dst); err != nil {
 				sc.Close()

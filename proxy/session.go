@@ -170,12 +170,18 @@ func (p *Proxy) killAll(cause byte) int {
 // serve takes an accepted connection through the whole path up to the relay.
 func (p *Proxy) serve(c *net.TCPConn, fe *frontend, b *config.Bind, gl, fl *limiter) {
 	s := &session{p: p, fe: fe, client: c, cfd: -1, gl: gl, fl: fl, accept: time.Now(), tw: -1, tc: -1, term: [2]byte{'-', '-'}, id: sessionIDs.Add(1)}
+	if fe.clientKeepAlive() {
+		keepAliveConn(c)
+	}
 	p.serveSession(s, b)
 }
 
 // serveRaw is serve for a client socket accepted raw (listener.acceptRaw).
 func (p *Proxy) serveRaw(ra rawAccepted, fe *frontend, b *config.Bind, gl, fl *limiter) {
 	s := &session{p: p, fe: fe, cfd: ra.fd, peer: ra.peer, src: ra.peer, dst: ra.local, gl: gl, fl: fl, accept: time.Now(), tw: -1, tc: -1, term: [2]byte{'-', '-'}, id: sessionIDs.Add(1)}
+	if fe.clientKeepAlive() {
+		keepAliveFD(ra.fd)
+	}
 	p.serveSession(s, b)
 }
 

@@ -64,6 +64,9 @@ func (s *session) dialUpstream(timeout time.Duration) (upstream, error) {
 	if s.srv == nil || relay.DefaultMode() != relay.ModeLoop || s.tlsClient || s.srv.spec.Load().source != nil ||
 		s.srv.spec.Load().cfg.TLS != nil {
 		sc, err := s.dialOnce(timeout)
+		if err == nil && s.be.serverKeepAlive() {
+			keepAliveConn(sc)
+		}
 		return upstream{tc: sc}, err
 	}
 	addr, err := s.srv.addrFor(s.dst)
@@ -71,6 +74,9 @@ func (s *session) dialUpstream(timeout time.Duration) (upstream, error) {
 		return upstream{}, err
 	}
 	fd, err := evloop.Dial(addr, evloop.DialOptions{Timeout: timeout})
+	if err == nil && s.be.serverKeepAlive() {
+		keepAliveFD(fd)
+	}
 	return upstream{fd: fd}, err
 }
 

@@ -80,7 +80,7 @@ var Unsupported = map[string]map[string]bool{
 		"nolinger", "originalto", "persist", "pgsql-check", "prefer-last-server",
 		"redis-check", "smtpchk", "socket-stats", "spop-check", "ssl-hello-chk",
 		"tcp-smart-accept", "tcp-smart-connect", "transparent", "splice-request",
-		"splice-response", "clitcpka", "srvtcpka",
+		"splice-response", "abortonclose",
 	),
 	"server": set(
 		"agent-addr", "agent-check", "agent-inter", "agent-port", "agent-send", "allow-0rtt", "check-alpn", "check-proto", "check-reuse-pool",
@@ -136,7 +136,7 @@ var proxyKeywords = set("mode", "bind", "maxconn", "timeout", "contimeout", "cli
 // recordedOptions are `option X` flags kept in Options for the data plane.
 var recordedOptions = set("allbackups", "tcplog", "httplog", "dontlognull", "redispatch",
 	"tcp-check", "httpchk", "forwardfor", "http-server-close", "httpclose",
-	"http-keep-alive", "tcpka", "splice-auto", "log-health-checks", "abortonclose")
+	"http-keep-alive", "tcpka", "clitcpka", "srvtcpka", "splice-auto", "log-health-checks")
 
 // httpOnlyOptions need mode http; in a tcp proxy HAProxy ignores them with a warning.
 var httpOnlyOptions = set("forwardfor", "http-server-close", "httpclose", "http-keep-alive",
