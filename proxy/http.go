@@ -581,7 +581,7 @@ func (h *httpServer) Dial(ctx context.Context) (net.Conn, error) {
 			keepAliveConn(sc)
 		}
 		if err == nil {
-			if err := sendProxyConn(sc, h.s, src, dst); err != nil {
+			if err := writeProxyHeader(sc, h.s, src, dst); err != nil {
 				sc.Close()
 				be.connErrors.Add(1)
 				return nil, err

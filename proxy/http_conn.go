@@ -16,7 +16,6 @@ import (
 
 	"appl/proxy/evloop"
 	"appl/proxy/httpmode"
-	"appl/proxy/proxyproto"
 )
 
 // httpRaw: dial (and accept) http sockets raw; APPL_HTTP_RAW=off (or 0) turns it off.
@@ -46,30 +45,6 @@ func dialHTTP(ctx context.Context, srv *server, src, dst netip.AddrPort, timeout
 		return nil, err
 	}
 	return httpmode.NewFDConn(fd, netip.AddrPort{}, addr), nil
-}
-
-// sendProxyConn writes the PROXY header srv asks for (send-proxy, send-proxy-v2) on a
-// server connection of either kind.
-func sendProxyConn(c net.Conn, srv *server, src, dst netip.AddrPort) error {
-	if tc, ok := c.(*net.TCPConn); ok {
-		return sendProxy(tc, srv, src, dst)
-	}
-	sp := srv.spec.Load().cfg
-	var hdr []byte
-	var err error
-	switch {
-	case sp.SendProxyV2:
-		hdr, err = proxyproto.AppendV2(nil, src, dst)
-	case sp.SendProxy:
-		hdr = proxyproto.AppendV1(nil, src, dst)
-	default:
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	_, err = c.Write(hdr)
-	return err
 }
 
 // takeRawClient wraps the session's raw client socket (accepted with accept4, s.cfd)

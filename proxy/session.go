@@ -809,27 +809,26 @@ func dialServer(ctx context.Context, srv *server, src0, dst netip.AddrPort, time
 	return d.DialTCP(ctx, "tcp", laddr, addr)
 }
 
-func (s *session) sendProxy(sc *net.TCPConn) error {
-	return sendProxy(sc, s.srv, s.src, s.dst)
-}
-
-// sendProxy writes the PROXY header srv asks for (send-proxy, send-proxy-v2).
-func sendProxy(sc *net.TCPConn, srv *server, src, dst netip.AddrPort) error {
+// proxyHeader is the PROXY header srv asks for (send-proxy, send-proxy-v2), nil
+// when it asks for none.
+func proxyHeader(srv *server, src, dst netip.AddrPort) ([]byte, error) {
 	sp := srv.spec.Load().cfg
-	var hdr []byte
-	var err error
 	switch {
 	case sp.SendProxyV2:
-		hdr, err = proxyproto.AppendV2(nil, src, dst)
+		return proxyproto.AppendV2(nil, src, dst)
 	case sp.SendProxy:
-		hdr = proxyproto.AppendV1(nil, src, dst)
-	default:
-		return nil
+		return proxyproto.AppendV1(nil, src, dst), nil
 	}
-	if err != nil {
+	return nil, nil
+}
+
+// writeProxyHeader writes srv's PROXY header, if any, on c.
+func writeProxyHeader(c net.Conn, srv *server, src, dst netip.AddrPort) error {
+	hdr, err := proxyHeader(srv, src, dst)
+	if err != nil || hdr == nil {
 		return err
 	}
-	_, err = sc.Write(hdr)
+	_, err = c.Write(hdr)
 	return err
 }
 

@@ -8,7 +8,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"appl/proxy/evloop"
-	"appl/proxy/proxyproto"
 	"appl/proxy/relay"
 )
 
@@ -80,23 +79,13 @@ func (s *session) dialUpstream(timeout time.Duration) (upstream, error) {
 	return upstream{fd: fd}, err
 }
 
-// sendProxyUp is sendProxy for either kind of server socket.
+// sendProxyUp writes the PROXY header srv asks for on either kind of server socket.
 func (s *session) sendProxyUp(up upstream) error {
 	if up.tc != nil {
-		return s.sendProxy(up.tc)
+		return writeProxyHeader(up.tc, s.srv, s.src, s.dst)
 	}
-	sp := s.srv.spec.Load().cfg
-	var hdr []byte
-	var err error
-	switch {
-	case sp.SendProxyV2:
-		hdr, err = proxyproto.AppendV2(nil, s.src, s.dst)
-	case sp.SendProxy:
-		hdr = proxyproto.AppendV1(nil, s.src, s.dst)
-	default:
-		return nil
-	}
-	if err != nil {
+	hdr, err := proxyHeader(s.srv, s.src, s.dst)
+	if err != nil || hdr == nil {
 		return err
 	}
 	// Right after connect the send buffer is empty: the header goes out in one write.
