@@ -319,56 +319,49 @@ func (d *decoder) loadTLS() {
 			// connect ssl`) gets a client of its own for them, from the same options and
 			// with the same default verify (HAProxy refuses it without a ca-file too).
 			if !s.SSL && s.Check && (s.CheckSSL || sslConnect) {
-				if s.Verify == "" {
-					s.Verify = g.SSLServerVerify
-					if s.Verify == "" {
-						s.Verify = "required"
-					}
+				if t, ok := d.serverClient(l, be, s, "check-ssl", http1Only(d, l, s.ALPN)); ok {
+					s.CheckTLS = t
 				}
-				s.CAFile = d.tlsPath(g.CaBase, s.CAFile)
-				s.Crt = d.tlsPath(g.CrtBase, s.Crt)
-				t, warns, err := tlsconf.NewClient(tlsconf.ClientSpec{
-					Verify: s.Verify, CAFile: s.CAFile, Crt: s.Crt, ALPN: http1Only(d, l, s.ALPN), VerifyHost: s.VerifyHost,
-					NoReuse: s.NoSSLReuse, Params: merge(g.SSLDefaultServer, s.SSLParams),
-				})
-				if err != nil {
-					d.errorf(l, "backend %s: check-ssl: %v", strconv.Quote(be.Name), err)
-					continue
-				}
-				for _, w := range warns {
-					d.warnf(l, "check-ssl: %s", w)
-				}
-				s.CheckTLS = t
 			}
 			if !s.SSL {
 				continue
 			}
-			if s.Verify == "" {
-				s.Verify = g.SSLServerVerify
-				if s.Verify == "" {
-					s.Verify = "required"
-				}
-			}
-			s.CAFile = d.tlsPath(g.CaBase, s.CAFile)
-			s.Crt = d.tlsPath(g.CrtBase, s.Crt)
 			if be.Mode == ModeHTTP {
 				s.ALPN = http1Only(d, l, s.ALPN)
 			}
-			t, warns, err := tlsconf.NewClient(tlsconf.ClientSpec{
-				Verify: s.Verify, CAFile: s.CAFile, Crt: s.Crt, ALPN: s.ALPN, VerifyHost: s.VerifyHost,
-				NoReuse: s.NoSSLReuse, Params: merge(g.SSLDefaultServer, s.SSLParams),
-			})
-			if err != nil {
-				d.errorf(l, "backend %s: ssl: %v", strconv.Quote(be.Name), err)
-				continue
+			if t, ok := d.serverClient(l, be, s, "ssl", s.ALPN); ok {
+				s.TLS = t
+				s.CheckTLS = t
 			}
-			for _, w := range warns {
-				d.warnf(l, "ssl: %s", w)
-			}
-			s.TLS = t
-			s.CheckTLS = t
 		}
 	}
+}
+
+// serverClient builds the TLS client of server s (its traffic, or only its checks:
+// what names which in errors and warnings) with HAProxy's default verify
+// (ssl-server-verify, else required) and crt-base/ca-base applied.
+func (d *decoder) serverClient(l cfgfile.Line, be *Backend, s *Server, what string, alpn []string) (*tlsconf.Client, bool) {
+	g := &d.cfg.Global
+	if s.Verify == "" {
+		s.Verify = g.SSLServerVerify
+		if s.Verify == "" {
+			s.Verify = "required"
+		}
+	}
+	s.CAFile = d.tlsPath(g.CaBase, s.CAFile)
+	s.Crt = d.tlsPath(g.CrtBase, s.Crt)
+	t, warns, err := tlsconf.NewClient(tlsconf.ClientSpec{
+		Verify: s.Verify, CAFile: s.CAFile, Crt: s.Crt, ALPN: alpn, VerifyHost: s.VerifyHost,
+		NoReuse: s.NoSSLReuse, Params: merge(g.SSLDefaultServer, s.SSLParams),
+	})
+	if err != nil {
+		d.errorf(l, "backend %s: %s: %v", strconv.Quote(be.Name), what, err)
+		return nil, false
+	}
+	for _, w := range warns {
+		d.warnf(l, "%s: %s", what, w)
+	}
+	return t, true
 }
 
 // usesSSLConnect reports whether an explicit check connect asks for TLS.
