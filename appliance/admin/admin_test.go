@@ -341,3 +341,26 @@ func TestEventsStream(t *testing.T) {
 		t.Fatal("no event")
 	}
 }
+
+// POST /v1/runtime runs one runtime line and returns its answer; a body with line breaks
+// (a second command smuggled in) or no command is refused before the node sees it.
+func TestRuntimeEndpoint(t *testing.T) {
+	f := newFake("n1", "MASTER")
+	c, _ := unixServer(t, New(f, Options{}))
+	ctx := context.Background()
+	out, err := c.Runtime(ctx, "show map ./map")
+	if err != nil || out != "\n" {
+		t.Fatalf("show map: %q %v", out, err)
+	}
+	var ae *APIError
+	for _, bad := range []string{"show map\nshutdown sessions", "show map\r", "   "} {
+		if _, err := c.Runtime(ctx, bad); !errors.As(err, &ae) || ae.Status != 400 {
+			t.Fatalf("command %q: %v, want 400", bad, err)
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if strings.Join(f.lines, "|") != "show map ./map" {
+		t.Fatalf("runtime lines %q, want only the valid one", f.lines)
+	}
+}

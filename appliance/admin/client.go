@@ -187,6 +187,17 @@ func (c *Client) SetServerState(ctx context.Context, backend, server, state stri
 	return c.do(ctx, http.MethodPost, "/v1/servers/"+url.PathEscape(backend)+"/"+url.PathEscape(server)+"/state", bytes.NewReader(b), nil)
 }
 
+// Runtime runs one runtime API command line on the node at admin level and returns
+// its answer as the stats socket would print it.
+func (c *Client) Runtime(ctx context.Context, command string) (string, error) {
+	b, _ := json.Marshal(map[string]string{"command": command})
+	var out struct {
+		Output string `json:"output"`
+	}
+	err := c.do(ctx, http.MethodPost, "/v1/runtime", bytes.NewReader(b), &out)
+	return out.Output, err
+}
+
 // Events calls fn for each event until ctx ends or the stream breaks.
 func (c *Client) Events(ctx context.Context, fn func(Event)) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/v1/events", nil)

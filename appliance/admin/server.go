@@ -71,6 +71,7 @@ func (s *Server) routes(token bool) http.Handler {
 	mux.HandleFunc("POST /v1/reload", s.reload)
 	mux.HandleFunc("POST /v1/config/check", s.configCheck)
 	mux.HandleFunc("POST /v1/servers/{backend}/{server}/state", s.serverState)
+	mux.HandleFunc("POST /v1/runtime", s.runtime)
 	mux.HandleFunc("GET /v1/events", s.events)
 	s.clusterRoutes(mux, token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -303,6 +304,23 @@ func (s *Server) serverState(w http.ResponseWriter, r *http.Request) {
 	default:
 		writeError(w, http.StatusBadRequest, out)
 	}
+}
+
+// runtime runs one runtime API command line at admin level (applctl map/table): the
+// same path as the stats socket, so replicated writes commit before they answer.
+func (s *Server) runtime(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Command string `json:"command"`
+	}
+	if err := json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(&req); err != nil || strings.TrimSpace(req.Command) == "" {
+		writeError(w, http.StatusBadRequest, "bad body (expected {\"command\": \"show map\"})")
+		return
+	}
+	if strings.ContainsAny(req.Command, "\r\n") {
+		writeError(w, http.StatusBadRequest, "one command line only (no line breaks)")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"output": s.t.Runtime(req.Command)})
 }
 
 func (s *Server) events(w http.ResponseWriter, r *http.Request) {

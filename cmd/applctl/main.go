@@ -40,6 +40,8 @@ const usage = `usage: applctl [-s SOCKET] COMMAND [ARGS]
   events                               follow VRRP and server events (Ctrl-C to stop)
   config check FILE                    check a configuration file locally (like appld -c)
   config push FILE                     validate, commit and load a configuration on every node
+  map show|get|add|set|del|clear ...   runtime map edits (applctl map for details; replicated)
+  table show|set|clear ...             stick tables (applctl table for details)
   cluster init|token|join|status|remove|recover   replication (applctl cluster for details)
   sysctl plan|apply ...                kernel tuning from the sysctl section (docs/sysctl.md)
   network plan|apply ...               interfaces, bridges, routes, TPROXY (docs/network.md)
@@ -48,11 +50,11 @@ const usage = `usage: applctl [-s SOCKET] COMMAND [ARGS]
 
 exit codes: 0 ok, 1 refused or failed, 2 usage, 3 appld not running, 4 permission denied
 
-not available yet (exit 2): map, table, migrate
+not available yet (exit 2): migrate
 `
 
 // notYet lists subcommands that a later part of appl owns.
-var notYet = map[string]bool{"map": true, "table": true, "migrate": true}
+var notYet = map[string]bool{"migrate": true}
 
 func run(args []string, stdout, stderr io.Writer) int {
 	sock := os.Getenv("APPL_ADMIN_SOCKET")
@@ -78,6 +80,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return configPush(sock, rest[1:], stdout, stderr)
 	case cmd == "cluster":
 		return clusterCmd(sock, rest, stdout, stderr)
+	case cmd == "map":
+		return mapCmd(sock, rest, stdout, stderr)
+	case cmd == "table":
+		return tableCmd(sock, rest, stdout, stderr)
 	case notYet[cmd]:
 		fmt.Fprintf(stderr, "applctl %s: not available yet\n", cmd)
 		return exitUsage

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"io"
 	"net"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"appl/appliance/admin"
 	"appl/internal/testbed"
 )
 
@@ -111,6 +113,20 @@ backend not_found
 	}
 	if out := sock(t, sockPath, "show info"); !strings.Contains(out, "\nDroppedLogs: 0\n") {
 		t.Fatalf("show info has no DroppedLogs: %q", out)
+	}
+	// The same commands through the admin socket (applctl map/table): the entry added
+	// above is deleted, and the next connection goes back to the refusing backend.
+	adm := admin.NewUnixClient(filepath.Join(dir, "admin.sock"))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if out, err := adm.Runtime(ctx, "del map ./map 127.0.0.1"); err != nil || strings.TrimSpace(out) != "" {
+		t.Fatalf("del map through the admin API: %q %v", out, err)
+	}
+	if out, err := adm.Runtime(ctx, "show map ./map"); err != nil || strings.Contains(out, "127.0.0.1") {
+		t.Fatalf("show map through the admin API after del: %q %v", out, err)
+	}
+	if s, err := ask(front); err == nil && s != "" {
+		t.Fatalf("map entry deleted through the admin API, connection still answered %q", s)
 	}
 	// `stats timeout 300ms`: an idle connection is closed long before the 10 s default.
 	c, err := net.DialTimeout("unix", sockPath, 2*time.Second)
