@@ -273,7 +273,11 @@ func (hs *httpSession) stop1() bool {
 		return false
 	}
 	hs.after1 = nil
-	hs.afters = []func(){} // after1 is used once: later registrations take the slice
+	// after1 is used once (a stale stop1 must not remove a later registration): later
+	// registrations take the slice, and those already in it stay.
+	if hs.afters == nil {
+		hs.afters = []func(){}
+	}
 	return true
 }
 

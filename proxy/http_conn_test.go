@@ -167,3 +167,24 @@ backend mute
 	kill(waiting)
 	eventually(t, 5*time.Second, "session waiting for its server ended", func() bool { return len(p.Sessions()) == 0 })
 }
+
+// Stopping the first registration (the session's one-callback fast path) keeps the
+// registrations made after it: a kill still runs them.
+func TestHTTPSessionStopFirstKeepsLater(t *testing.T) {
+	hs := &httpSession{}
+	ran := make(chan string, 2)
+	stopA := hs.AfterFunc(func() { ran <- "a" })
+	hs.AfterFunc(func() { ran <- "b" })
+	if !stopA() {
+		t.Fatal("stop of the first registration reported false")
+	}
+	hs.kill()
+	select {
+	case s := <-ran:
+		if s != "b" {
+			t.Fatalf("callback %q ran, want b", s)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the later registration was lost when the first was stopped")
+	}
+}
