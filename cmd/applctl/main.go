@@ -45,16 +45,15 @@ const usage = `usage: applctl [-s SOCKET] COMMAND [ARGS]
   cluster init|token|join|status|remove|recover   replication (applctl cluster for details)
   sysctl plan|apply ...                kernel tuning from the sysctl section (docs/sysctl.md)
   network plan|apply ...               interfaces, bridges, routes, TPROXY (docs/network.md)
+  migrate keepalived FILE              translate keepalived.conf into vrrp sections (stdout)
 
   -s SOCKET   admin socket (default ` + appliance.DefaultAdminSocket + `, or $APPL_ADMIN_SOCKET)
 
 exit codes: 0 ok, 1 refused or failed, 2 usage, 3 appld not running, 4 permission denied
-
-not available yet (exit 2): migrate
 `
 
 // notYet lists subcommands that a later part of appl owns.
-var notYet = map[string]bool{"migrate": true}
+var notYet = map[string]bool{}
 
 func run(args []string, stdout, stderr io.Writer) int {
 	sock := os.Getenv("APPL_ADMIN_SOCKET")
@@ -84,6 +83,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return mapCmd(sock, rest, stdout, stderr)
 	case cmd == "table":
 		return tableCmd(sock, rest, stdout, stderr)
+	case cmd == "migrate":
+		return migrate(rest, stdout, stderr)
 	case notYet[cmd]:
 		fmt.Fprintf(stderr, "applctl %s: not available yet\n", cmd)
 		return exitUsage
